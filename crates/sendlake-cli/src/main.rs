@@ -1,0 +1,419 @@
+//! `sendlake`: the command-line tool.
+//!
+//! Brief overview: `run` executes a pipeline file (the nightly job), `check` validates pipeline
+//! files and reports every problem with file and key, `sim sen2` writes synthetic SEN2
+//! returns, `schema contract` prints the published contract. Exit codes (docs/operations.md):
+//! 0 success, 1 partial failure (something was quarantined whole or failed; the rest was
+//! committed), 2 configuration or usage error (nothing ran), 3 fatal (nothing committed).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sendlake_pipeline::{Progress, RunOptions, load_plan, run};
+use tracing::error;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+
+/// SEND data from many partners into one trusted, Power BI-ready Delta lake.
+#[derive(Debug, Parser)]
+#[command(name = "sendlake", version, about)]
+struct Cli {
+    /// Log format: `human` (default on a terminal) or `json` (one JSON object per line, for
+    /// schedulers and log collectors).
+    #[arg(long, value_enum, global = true)]
+    log_format: Option<LogFormat>,
+    /// Log filter, e.g. `info` or `sendlake_pipeline=debug` (also RUST_LOG).
+    #[arg(
+        long,
+        global = true,
+        default_value = "warn,sendlake=info,sendlake_pipeline=info,sendlake_load=info",
+        env = "SENDLAKE_LOG"
+    )]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a pipeline (default: pipelines/demo.toml).
+    Run {
+        /// Pipeline file.
+        #[arg(default_value = "pipelines/demo.toml")]
+        pipeline: PathBuf,
+        /// Use the fixed, public development pseudonymisation key. Synthetic data only; refused
+        /// for remote stores; recorded in the run manifest.
+        #[arg(long)]
+        demo: bool,
+        /// Override the pipeline's store (a folder or file:// URL).
+        #[arg(long)]
+        store: Option<String>,
+        /// No progress bars.
+        #[arg(long)]
+        no_progress: bool,
+    },
+    /// Check pipeline files and report every problem with file and key.
+    Check {
+        /// Pipeline files.
+        #[arg(required = true)]
+        pipelines: Vec<PathBuf>,
+    },
+    /// Generate synthetic data.
+    Sim {
+        #[command(subcommand)]
+        what: SimCommand,
+    },
+    /// Inspect the shared SEND schema.
+    Schema {
+        #[command(subcommand)]
+        what: SchemaCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SimCommand {
+    /// Write synthetic person-level SEN2 returns (one XML file per LA).
+    Sen2 {
+        /// Number of local authorities (one file each).
+        #[arg(long, default_value_t = 3)]
+        las: usize,
+        /// Persons per LA.
+        #[arg(long, default_value_t = 500)]
+        persons_per_la: usize,
+        /// Random seed (same seed, same files).
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Census year of the collection.
+        #[arg(long, default_value_t = 2026)]
+        census_year: i32,
+        /// XML layout: 2024 (validates against the third-party 2024 XSD) or 2026 (adds the
+        /// 2026 items).
+        #[arg(long, default_value = "2026")]
+        format: String,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SchemaCommand {
+    /// Print the published contract (every restricted/published column and type).
+    Contract,
+}
+
+/// Progress bars over stderr; log lines are printed above the bar, not through it.
+#[derive(Clone)]
+struct Bars {
+    bar: Arc<Mutex<Option<ProgressBar>>>,
+}
+
+impl Bars {
+    fn suspend<F: FnOnce()>(&self, f: F) {
+        let guard = self.bar.lock().ok();
+        match guard.as_ref().and_then(|g| g.as_ref()) {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
+    }
+}
+
+impl Progress for Bars {
+    fn file_started(&self, name: &str, bytes: u64) {
+        let bar = ProgressBar::with_draw_target(Some(bytes), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} {msg:30!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.set_message(name.to_owned());
+        if let Ok(mut g) = self.bar.lock() {
+            *g = Some(bar);
+        }
+    }
+    fn advance(&self, bytes: u64) {
+        if let Ok(g) = self.bar.lock()
+            && let Some(b) = g.as_ref()
+        {
+            b.inc(bytes);
+        }
+    }
+    fn file_finished(&self) {
+        if let Ok(mut g) = self.bar.lock()
+            && let Some(b) = g.take()
+        {
+            b.finish_and_clear();
+        }
+    }
+    fn phase(&self, message: &str) {
+        self.suspend(|| eprintln!("  {message}"));
+    }
+}
+
+/// A tracing writer that prints to stderr without tearing the progress bar.
+struct BarWriter {
+    bars: Bars,
+    buf: Vec<u8>,
+}
+
+impl std::io::Write for BarWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for BarWriter {
+    fn drop(&mut self) {
+        let text = String::from_utf8_lossy(&self.buf).into_owned();
+        self.bars.suspend(|| eprint!("{text}"));
+    }
+}
+
+impl<'a> MakeWriter<'a> for Bars {
+    type Writer = BarWriter;
+    fn make_writer(&'a self) -> BarWriter {
+        BarWriter {
+            bars: self.clone(),
+            buf: Vec::new(),
+        }
+    }
+}
+
+fn init_logging(cli: &Cli, bars: &Bars) -> LogFormat {
+    let format = cli
+        .log_format
+        .unwrap_or(if std::io::stderr().is_terminal() {
+            LogFormat::Human
+        } else {
+            LogFormat::Json
+        });
+    let filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(bars.clone());
+    let result = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
+        LogFormat::Human => builder.with_target(false).try_init(),
+    };
+    if let Err(e) = result {
+        eprintln!("warning: logging not initialised: {e}");
+    }
+    format
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let bars = Bars {
+        bar: Arc::new(Mutex::new(None)),
+    };
+    let format = init_logging(&cli, &bars);
+    let code = match &cli.command {
+        Command::Run {
+            pipeline,
+            demo,
+            store,
+            no_progress,
+        } => {
+            let show =
+                !no_progress && format == LogFormat::Human && std::io::stderr().is_terminal();
+            run_pipeline(
+                pipeline,
+                *demo,
+                store.clone(),
+                show.then(|| Arc::new(bars.clone()) as Arc<dyn Progress>),
+            )
+        }
+        Command::Check { pipelines } => check(pipelines),
+        Command::Sim {
+            what:
+                SimCommand::Sen2 {
+                    las,
+                    persons_per_la,
+                    seed,
+                    census_year,
+                    format,
+                    out,
+                },
+        } => sim_sen2(*las, *persons_per_la, *seed, *census_year, format, out),
+        Command::Schema {
+            what: SchemaCommand::Contract,
+        } => match sendlake_schema_contract() {
+            Ok(lines) => {
+                for l in lines {
+                    #[expect(clippy::print_stdout, reason = "the contract is the command's output")]
+                    {
+                        println!("{l}");
+                    }
+                }
+                0
+            }
+            Err(e) => {
+                error!(error = %e, "Schema is inconsistent.");
+                2
+            }
+        },
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(3))
+}
+
+fn sendlake_schema_contract() -> Result<Vec<String>, String> {
+    sendlake_pipeline::registry()
+        .map(|r| r.contract())
+        .map_err(|e| e.to_string())
+}
+
+fn run_pipeline(
+    pipeline: &PathBuf,
+    demo: bool,
+    store: Option<String>,
+    progress: Option<Arc<dyn Progress>>,
+) -> i32 {
+    let plan = match load_plan(pipeline) {
+        Ok(p) => p,
+        Err(errors) => {
+            for p in &errors.0 {
+                error!(file = %p.file.display(), key = %p.key, "{}", p.message);
+            }
+            eprintln!("{errors}");
+            return 2;
+        }
+    };
+    if demo {
+        eprintln!(
+            "*** DEMO MODE: the fixed, public development pseudonymisation key is in use. Synthetic data only. ***"
+        );
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            error!(error = %e, "Cannot start the async runtime.");
+            return 3;
+        }
+    };
+    let mut opts = RunOptions {
+        demo,
+        store_override: store,
+        ..RunOptions::default()
+    };
+    if let Some(p) = progress {
+        opts.progress = p;
+    }
+    match runtime.block_on(run(&plan, opts)) {
+        Ok(report) => {
+            let m = &report.manifest;
+            eprintln!(
+                "run {} {:?}: manifest {}/_runs/{}.json",
+                m.run_id, m.status, m.store, m.run_id
+            );
+            for (table, t) in &m.tables {
+                eprintln!(
+                    "  {table:<26} read {:>8}  loaded {:>8}  quarantined {:>6}  {}{}",
+                    t.counts.read,
+                    t.counts.loaded,
+                    t.counts.quarantined_total(),
+                    t.commit,
+                    t.version.map(|v| format!(" v{v}")).unwrap_or_default()
+                );
+            }
+            if !m.files_quarantined.is_empty() {
+                eprintln!("  files quarantined whole: {:?}", m.files_quarantined);
+            }
+            eprintln!("  reconciled: {}", m.reconciled);
+            report.exit_code()
+        }
+        Err(e) => {
+            error!(error = %e, "Run failed.");
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn check(pipelines: &[PathBuf]) -> i32 {
+    let mut bad = 0;
+    for p in pipelines {
+        match load_plan(p) {
+            Ok(plan) => eprintln!(
+                "{}: ok ({} source(s), store {})",
+                p.display(),
+                plan.sources.len(),
+                plan.store_url
+            ),
+            Err(errors) => {
+                bad += 1;
+                eprintln!("{errors}");
+            }
+        }
+    }
+    if bad > 0 { 2 } else { 0 }
+}
+
+fn sim_sen2(
+    las: usize,
+    persons_per_la: usize,
+    seed: u64,
+    census_year: i32,
+    format: &str,
+    out: &PathBuf,
+) -> i32 {
+    let format = match format.parse::<sendlake_sim::Sen2Format>() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let cfg = sendlake_sim::Sen2SimConfig {
+        las,
+        persons_per_la,
+        seed,
+        census_year,
+        format,
+        ..sendlake_sim::Sen2SimConfig::default()
+    };
+    match sendlake_sim::write_sen2_returns(&cfg, out) {
+        Ok(summary) => {
+            let t = summary.totals();
+            eprintln!(
+                "wrote {} file(s) to {}: {} persons, {} requests, {} assessments, {} named plans, {} active plans, {} placements, {} needs",
+                summary.files.len(),
+                out.display(),
+                t.persons,
+                t.requests,
+                t.assessments,
+                t.named_plans,
+                t.active_plans,
+                t.placements,
+                t.sen_needs
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    }
+}

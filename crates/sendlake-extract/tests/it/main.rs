@@ -1,0 +1,202 @@
+//! Integration tests of `sendlake-extract`: one binary, one module per concern.
+//!
+//! - `mock`: the third-party SEN2 mock return, structure and positions.
+//! - `accept`: real-world input the reader must accept.
+//! - `reject`: bad input, each with its error kind and position.
+//! - `mutations`: property tests (truncation, byte and element mutations, round trips).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod accept;
+mod mock;
+mod mutations;
+mod reject;
+
+use std::io::{self, BufReader, Read};
+
+use sendlake_extract::{
+    Position, RawElement, RawPerson, ReaderLimits, Sen2FileError, Sen2Item, Sen2Reader,
+};
+
+pub const MOCK_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/sen2/SEN2-2024-mockup.xml"
+);
+
+pub fn mock_bytes() -> Vec<u8> {
+    std::fs::read(MOCK_PATH).unwrap()
+}
+
+/// Everything the reader yields: the items before the error, and the error if any.
+/// Panics if the iterator does not end within a generous bound (a non-terminating reader).
+pub fn run_with(bytes: &[u8], limits: ReaderLimits) -> (Vec<Sen2Item>, Option<Sen2FileError>) {
+    let mut reader = Sen2Reader::new(bytes).with_limits(limits);
+    let mut items = Vec::new();
+    let bound = bytes.len() + 16;
+    for _ in 0..bound {
+        match reader.next() {
+            Some(Ok(item)) => items.push(item),
+            Some(Err(e)) => {
+                assert!(
+                    reader.next().is_none(),
+                    "the iterator must be fused after an error"
+                );
+                return (items, Some(e));
+            }
+            None => {
+                assert!(reader.next().is_none(), "the iterator must stay finished");
+                return (items, None);
+            }
+        }
+    }
+    panic!(
+        "the reader yielded more than {bound} items for {} bytes",
+        bytes.len()
+    );
+}
+
+pub fn run(bytes: &[u8]) -> (Vec<Sen2Item>, Option<Sen2FileError>) {
+    run_with(bytes, ReaderLimits::default())
+}
+
+/// Items of a document that must parse.
+#[track_caller]
+pub fn items(xml: &str) -> Vec<Sen2Item> {
+    let (items, err) = run(xml.as_bytes());
+    if let Some(e) = err {
+        panic!("unexpected error: {e} ({:?})", e.kind);
+    }
+    items
+}
+
+/// The error of a document that must fail.
+#[track_caller]
+pub fn error(bytes: &[u8]) -> Sen2FileError {
+    match run(bytes) {
+        (_, Some(e)) => e,
+        (items, None) => panic!("expected an error, got {} items", items.len()),
+    }
+}
+
+pub fn persons(items: &[Sen2Item]) -> Vec<&RawPerson> {
+    items
+        .iter()
+        .filter_map(|i| match i {
+            Sen2Item::Person(p) => Some(p),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn headers(items: &[Sen2Item]) -> Vec<&RawElement> {
+    items
+        .iter()
+        .filter_map(|i| match i {
+            Sen2Item::Header(h) => Some(h),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `(path, pos, reason)` of every `Skipped` item.
+pub fn skipped(items: &[Sen2Item]) -> Vec<(&str, Position, &str)> {
+    items
+        .iter()
+        .filter_map(|i| match i {
+            Sen2Item::Skipped { path, pos, reason } => Some((path.as_str(), *pos, reason.as_str())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A single-`Person` document.
+pub fn person_doc(inner: &str) -> String {
+    format!("<Message><Persons><Person>{inner}</Person></Persons></Message>")
+}
+
+/// The only person of a document that must parse.
+#[track_caller]
+pub fn only_person(xml: &str) -> RawElement {
+    let items = items(xml);
+    let ps = persons(&items);
+    assert_eq!(ps.len(), 1, "expected one person");
+    ps[0].element.clone()
+}
+
+/// Byte offset of a [`Position`] in `text` (after a BOM), to check that positions point at
+/// the right `<`.
+pub fn offset_of(text: &str, pos: Position) -> usize {
+    let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let skip = text.len() - body.len();
+    let mut line_start = 0;
+    for _ in 1..pos.line {
+        line_start += body[line_start..].find('\n').unwrap() + 1;
+    }
+    let col_bytes: usize = body[line_start..]
+        .chars()
+        .take(pos.column as usize - 1)
+        .map(char::len_utf8)
+        .sum();
+    skip + line_start + col_bytes
+}
+
+/// Asserts that every node of `el` has a position pointing at `<name` in `text`.
+#[track_caller]
+pub fn assert_positions(text: &str, el: &RawElement) {
+    let at = offset_of(text, el.pos);
+    assert!(
+        text[at..].starts_with(&format!("<{}", el.name))
+            || text[at..]
+                .split_once(':')
+                .is_some_and(|(_, rest)| rest.starts_with(&el.name)),
+        "{} at {} does not point at its tag: {:?}",
+        el.path,
+        el.pos,
+        &text[at..(at + 20).min(text.len())]
+    );
+    for f in &el.fields {
+        let at = offset_of(text, f.pos);
+        assert!(
+            text[at..].starts_with('<') && text[at..].contains(&f.name),
+            "{} at {} does not point at its tag: {:?}",
+            el.field_path(&f.name),
+            f.pos,
+            &text[at..(at + 20).min(text.len())]
+        );
+    }
+    for c in &el.children {
+        assert_positions(text, c);
+    }
+}
+
+/// Elements (containers and leaves) in a tree.
+pub fn count_nodes(el: &RawElement) -> usize {
+    1 + el.fields.len() + el.children.iter().map(count_nodes).sum::<usize>()
+}
+
+/// A reader that returns one byte per `read` call, to put every chunk boundary everywhere.
+pub struct Trickle<'a>(pub &'a [u8]);
+
+impl Read for Trickle<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.0.is_empty() || out.is_empty() {
+            return Ok(0);
+        }
+        out[0] = self.0[0];
+        self.0 = &self.0[1..];
+        Ok(1)
+    }
+}
+
+/// Runs the reader over a one-byte-at-a-time source.
+pub fn run_trickle(bytes: &[u8]) -> (Vec<Sen2Item>, Option<Sen2FileError>) {
+    let reader = Sen2Reader::new(BufReader::with_capacity(1, Trickle(bytes)));
+    let mut items = Vec::new();
+    for item in reader {
+        match item {
+            Ok(item) => items.push(item),
+            Err(e) => return (items, Some(e)),
+        }
+    }
+    (items, None)
+}

@@ -1,0 +1,41 @@
+//! Load stage: staged Parquet files during a run, then one atomic, Power BI-safe Delta commit
+//! per table at the end.
+//!
+//! The main types and how they connect:
+//!
+//! * [`Lake`] is the store root (a local directory or `file://` URL today). It maps a
+//!   [`Zone`] and table name to a table URI (`<root>/<zone>/<name>`) and stores small JSON
+//!   documents such as run records atomically ([`Lake::write_json`], [`Lake::read_json`]).
+//! * [`StagingArea`] is a per-run temporary directory. Its [`StagedTableWriter`]s stream
+//!   conformed Arrow batches into local Parquet part files (fast LZ4, small row groups), so
+//!   memory stays bounded at national scale. [`StagedTableWriter::finish`] yields a
+//!   [`StagedPart`]; [`StagedTableWriter::abort`] deletes the file when a source turns out to
+//!   be bad and is quarantined whole.
+//! * At the end of the run the pipeline builds one [`TableCommit`] per table (schema, parts,
+//!   [`WriteMode`], run id) and calls [`commit_table`]. DataFusion scans the staged parts as a
+//!   stream into delta-rs's `WriteBuilder`, which writes ZSTD Parquet with large row groups
+//!   and commits removals and additions as a single table version ([`CommitOutcome`]).
+//!   `WriteMode::ReplaceWhere` replaces the rows of the submissions loaded in this run, so
+//!   re-loading a submission replaces it instead of duplicating it.
+//! * [`read_table`], [`table_version`] and [`count_rows`] read tables back for checks.
+//!
+//! Every table written here keeps the Power BI-safe profile: Delta protocol reader 1 /
+//! writer 2 with no table features, no partitioning, flat columns only, `Date32` dates and
+//! `Timestamp(Microsecond, "UTC")` timestamps (Parquet `TIMESTAMP(MICROS, true)`).
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+mod commit;
+mod error;
+mod lake;
+mod profile;
+mod staging;
+
+pub use commit::{
+    CommitOutcome, TableCommit, WriteMode, commit_table, count_rows, read_table, table_version,
+};
+pub use error::{Error, Result};
+pub use lake::{Lake, Zone};
+pub use staging::{StagedPart, StagedTableWriter, StagingArea};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,479 @@
+//! Pipeline files (`pipelines/*.toml`): the raw serde form ([`PipelineFile`]) and the checked
+//! form the runner accepts ([`PipelinePlan`]).
+//!
+//! Two stages, as in ripgrep's low/high args: parsing only checks shape (closed enums,
+//! `deny_unknown_fields`), [`PipelineFile::check`] resolves paths and reports every semantic
+//! problem at once, each naming the file and the key. The runner never re-checks.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Default environment variable holding the pseudonymisation key.
+pub const DEFAULT_KEY_ENV: &str = "SENDLAKE_PSEUDONYMISATION_KEY";
+
+/// A pipeline file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineFile {
+    /// Name and description.
+    pub pipeline: PipelineMeta,
+    /// Where the lake is.
+    pub store: StoreConfig,
+    /// Pseudonymisation settings (the key itself is never in the file).
+    #[serde(default)]
+    pub privacy: PrivacyConfig,
+    /// Run tuning.
+    #[serde(default)]
+    pub run: RunConfig,
+    /// Sources, in the order they run.
+    pub sources: Vec<SourceConfig>,
+}
+
+/// `[pipeline]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineMeta {
+    /// Short name (appears in the manifest).
+    pub name: String,
+    /// What the pipeline is for.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Lake root: a folder (relative paths are relative to the pipeline file) or `file://` URL.
+    pub url: String,
+}
+
+/// `[privacy]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacyConfig {
+    /// Name of the environment variable that holds the HMAC key (at least 32 bytes).
+    #[serde(default = "default_key_env")]
+    pub key_env: String,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        Self {
+            key_env: default_key_env(),
+        }
+    }
+}
+
+fn default_key_env() -> String {
+    DEFAULT_KEY_ENV.to_owned()
+}
+
+/// `[run]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// Rows per Arrow record batch while conforming (bounds memory per table).
+    #[serde(default = "default_batch_rows")]
+    pub batch_rows: usize,
+    /// Folder for the run's local staging files (default: the system temp folder).
+    #[serde(default)]
+    pub staging_dir: Option<PathBuf>,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            batch_rows: default_batch_rows(),
+            staging_dir: None,
+        }
+    }
+}
+
+fn default_batch_rows() -> usize {
+    65_536
+}
+
+/// One source. A closed set: each `type` is a variant.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SourceConfig {
+    /// A folder of person-level SEN2 XML returns.
+    Sen2Xml(Sen2XmlSource),
+}
+
+impl SourceConfig {
+    /// The source's name.
+    pub fn name(&self) -> &str {
+        match self {
+            SourceConfig::Sen2Xml(s) => &s.name,
+        }
+    }
+}
+
+/// `type = "sen2_xml"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sen2XmlSource {
+    /// Unique name; stored in every row's `source` column.
+    pub name: String,
+    /// Folder holding the returns (relative paths are relative to the pipeline file).
+    pub path: PathBuf,
+    /// File name pattern (`*` and `?`).
+    #[serde(default = "default_pattern")]
+    pub pattern: String,
+    /// Demo only: generate synthetic returns into `path` when it holds none.
+    #[serde(default)]
+    pub synthetic: Option<SyntheticConfig>,
+}
+
+fn default_pattern() -> String {
+    "*.xml".to_owned()
+}
+
+/// `[sources.synthetic]`: synthetic returns for demos and tests.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyntheticConfig {
+    /// Number of LAs (one file each).
+    pub las: usize,
+    /// Persons per LA.
+    pub persons_per_la: usize,
+    /// Random seed.
+    pub seed: u64,
+    /// Census year.
+    pub census_year: i32,
+}
+
+/// A problem in a pipeline file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// The pipeline file.
+    pub file: PathBuf,
+    /// Dotted key path (`sources[0].path`), empty for the whole file.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(
+                f,
+                "{}: key `{}`: {}",
+                self.file.display(),
+                self.key,
+                self.message
+            )
+        }
+    }
+}
+
+/// Every problem found in a pipeline file.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigProblem>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A checked pipeline, ready to run.
+#[derive(Debug, Clone)]
+pub struct PipelinePlan {
+    /// The pipeline file it came from.
+    pub file: PathBuf,
+    /// Name.
+    pub name: String,
+    /// Lake root (resolved).
+    pub store_url: String,
+    /// Key variable.
+    pub key_env: String,
+    /// Rows per batch.
+    pub batch_rows: usize,
+    /// Staging folder.
+    pub staging_dir: Option<PathBuf>,
+    /// Sources with resolved paths.
+    pub sources: Vec<SourcePlan>,
+}
+
+/// A checked source.
+#[derive(Debug, Clone)]
+pub enum SourcePlan {
+    /// SEN2 returns.
+    Sen2Xml {
+        /// Name.
+        name: String,
+        /// Resolved folder.
+        path: PathBuf,
+        /// Pattern.
+        pattern: String,
+        /// Synthetic generation.
+        synthetic: Option<SyntheticConfig>,
+    },
+}
+
+impl PipelineFile {
+    /// Reads and parses a pipeline file.
+    ///
+    /// # Errors
+    /// A single problem naming the file, the key path and (for syntax errors) line and column.
+    pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
+        let one = |key: String, message: String| {
+            ConfigErrors(vec![ConfigProblem {
+                file: path.to_owned(),
+                key,
+                message,
+            }])
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| one(String::new(), format!("cannot read: {e}")))?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses pipeline text; `path` is used for messages.
+    ///
+    /// # Errors
+    /// See [`PipelineFile::load`].
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigErrors> {
+        let de = toml::Deserializer::parse(text).map_err(|e| {
+            ConfigErrors(vec![ConfigProblem {
+                file: path.to_owned(),
+                key: String::new(),
+                message: e.to_string().trim_end().to_owned(),
+            }])
+        })?;
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let key = if key == "." { String::new() } else { key };
+            ConfigErrors(vec![ConfigProblem {
+                file: path.to_owned(),
+                key,
+                message: e.into_inner().message().trim_end().to_owned(),
+            }])
+        })
+    }
+
+    /// Resolves and checks everything, reporting every problem found.
+    ///
+    /// # Errors
+    /// All problems, each naming the file and key.
+    pub fn check(&self, file: &Path) -> Result<PipelinePlan, ConfigErrors> {
+        let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut problems = Vec::new();
+        let mut problem = |key: &str, message: String| {
+            problems.push(ConfigProblem {
+                file: file.to_owned(),
+                key: key.to_owned(),
+                message,
+            })
+        };
+        if self.pipeline.name.trim().is_empty() {
+            problem("pipeline.name", "must not be empty".into());
+        }
+        let store_url = resolve_store(&self.store.url, &base);
+        if self.store.url.trim().is_empty() {
+            problem("store.url", "must not be empty".into());
+        } else if let Some(scheme) = self.store.url.split_once("://").map(|(s, _)| s)
+            && scheme != "file"
+        {
+            problem(
+                "store.url",
+                format!("scheme `{scheme}` is not supported yet: use a folder or a file:// URL"),
+            );
+        }
+        let key_env = &self.privacy.key_env;
+        if key_env.is_empty()
+            || !key_env
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        {
+            problem(
+                "privacy.key_env",
+                "must be an environment variable name (A-Z, 0-9, _)".into(),
+            );
+        }
+        if self.run.batch_rows == 0 || self.run.batch_rows > 1_048_576 {
+            problem("run.batch_rows", "must be between 1 and 1048576".into());
+        }
+        if self.sources.is_empty() {
+            problem("sources", "at least one source is needed".into());
+        }
+        let mut names = std::collections::HashSet::new();
+        let mut sources = Vec::new();
+        for (i, source) in self.sources.iter().enumerate() {
+            let key = |k: &str| format!("sources[{i}].{k}");
+            let name = source.name();
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                problem(&key("name"), "must be snake_case (a-z, 0-9, _)".into());
+            }
+            if !names.insert(name.to_owned()) {
+                problem(&key("name"), format!("duplicate source name `{name}`"));
+            }
+            match source {
+                SourceConfig::Sen2Xml(s) => {
+                    let path = if s.path.is_absolute() {
+                        s.path.clone()
+                    } else {
+                        base.join(&s.path)
+                    };
+                    if s.synthetic.is_none() && !path.is_dir() {
+                        problem(
+                            &key("path"),
+                            format!("folder {} does not exist", path.display()),
+                        );
+                    }
+                    if s.pattern.is_empty() || s.pattern.contains('/') {
+                        problem(
+                            &key("pattern"),
+                            "must be a file name pattern such as `*.xml`".into(),
+                        );
+                    }
+                    if let Some(syn) = &s.synthetic {
+                        if syn.las == 0 || syn.las > 500 {
+                            problem(&key("synthetic.las"), "must be between 1 and 500".into());
+                        }
+                        if syn.persons_per_la == 0 {
+                            problem(
+                                &key("synthetic.persons_per_la"),
+                                "must be at least 1".into(),
+                            );
+                        }
+                        if !(2020..=2100).contains(&syn.census_year) {
+                            problem(
+                                &key("synthetic.census_year"),
+                                "must be between 2020 and 2100".into(),
+                            );
+                        }
+                    }
+                    sources.push(SourcePlan::Sen2Xml {
+                        name: s.name.clone(),
+                        path,
+                        pattern: s.pattern.clone(),
+                        synthetic: s.synthetic.clone(),
+                    });
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ConfigErrors(problems));
+        }
+        Ok(PipelinePlan {
+            file: file.to_owned(),
+            name: self.pipeline.name.clone(),
+            store_url,
+            key_env: key_env.clone(),
+            batch_rows: self.run.batch_rows,
+            staging_dir: self.run.staging_dir.as_ref().map(|p| {
+                if p.is_absolute() {
+                    p.clone()
+                } else {
+                    base.join(p)
+                }
+            }),
+            sources,
+        })
+    }
+}
+
+fn resolve_store(url: &str, base: &Path) -> String {
+    let path = url.strip_prefix("file://").unwrap_or(url);
+    if url.contains("://") && !url.starts_with("file://") {
+        return url.to_owned();
+    }
+    let p = Path::new(path);
+    if p.is_absolute() {
+        p.display().to_string()
+    } else {
+        base.join(p).display().to_string()
+    }
+}
+
+/// Loads and checks a pipeline file in one go.
+///
+/// # Errors
+/// Every problem, naming the file and key.
+pub fn load_plan(path: &Path) -> Result<PipelinePlan, ConfigErrors> {
+    PipelineFile::load(path)?.check(path)
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<PipelineFile, ConfigErrors> {
+        PipelineFile::parse(Path::new("p.toml"), text)
+    }
+
+    #[test]
+    fn unknown_keys_and_types_name_the_key() {
+        let err = parse("[pipeline]\nname='x'\ncolour=1\n[store]\nurl='l'\n[[sources]]\ntype='sen2_xml'\nname='a'\npath='.'\n").unwrap_err();
+        assert!(err.to_string().contains("p.toml"), "{err}");
+        assert!(err.to_string().contains("colour"), "{err}");
+        let err = parse(
+            "[pipeline]\nname='x'\n[store]\nurl='l'\n[[sources]]\ntype='csv'\nname='a'\npath='.'\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("sources[0]"), "{err}");
+        assert!(err.to_string().contains("sen2_xml"), "{err}");
+        let err = parse("[pipeline]\nname='x'\n[store]\nurl='l'\n[[sources]]\ntype='sen2_xml'\nname='a'\npath='.'\npatern='*'\n").unwrap_err();
+        assert!(err.to_string().contains("patern"), "{err}");
+        let err = parse("[pipeline\nname='x'").unwrap_err();
+        assert!(err.to_string().contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn check_reports_every_problem() {
+        let f = parse(
+            "[pipeline]\nname=''\n[store]\nurl='s3://bucket'\n[privacy]\nkey_env='lower'\n[run]\nbatch_rows=0\n\
+             [[sources]]\ntype='sen2_xml'\nname='Bad Name'\npath='/definitely/not/here'\n\
+             [[sources]]\ntype='sen2_xml'\nname='Bad Name'\npath='.'\npattern=''\n",
+        )
+        .unwrap();
+        let err = f.check(Path::new("pipelines/p.toml")).unwrap_err();
+        let keys: Vec<&str> = err.0.iter().map(|p| p.key.as_str()).collect();
+        for k in [
+            "pipeline.name",
+            "store.url",
+            "privacy.key_env",
+            "run.batch_rows",
+            "sources[0].name",
+            "sources[0].path",
+            "sources[1].name",
+            "sources[1].pattern",
+        ] {
+            assert!(keys.contains(&k), "missing {k} in {keys:?}");
+        }
+        assert!(
+            err.to_string()
+                .contains("pipelines/p.toml: key `store.url`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_the_pipeline_file() {
+        let f = parse("[pipeline]\nname='x'\n[store]\nurl='../lake'\n[[sources]]\ntype='sen2_xml'\nname='a'\npath='data'\n[sources.synthetic]\nlas=1\npersons_per_la=5\nseed=1\ncensus_year=2026\n").unwrap();
+        let plan = f.check(Path::new("/x/pipelines/p.toml")).unwrap();
+        assert_eq!(plan.store_url, "/x/pipelines/../lake");
+        let SourcePlan::Sen2Xml { path, .. } = &plan.sources[0];
+        assert_eq!(path, Path::new("/x/pipelines/data"));
+    }
+}

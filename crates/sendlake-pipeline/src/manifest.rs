@@ -1,0 +1,167 @@
+//! The run manifest (`_runs/<run id>.json`): what a run read, loaded, quarantined and committed,
+//! and the proof that the counts reconcile.
+
+use std::collections::BTreeMap;
+
+use sendlake_transform::{FileStats, KeySource, TableStats};
+use serde::{Deserialize, Serialize};
+
+/// Overall outcome of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Started; a manifest left in this state means the run was interrupted.
+    Running,
+    /// Every file loaded and every table committed.
+    Succeeded,
+    /// Something failed (a file quarantined whole, a source or a table commit failed), the
+    /// rest was committed.
+    Partial,
+    /// Nothing was committed.
+    Failed,
+}
+
+impl RunStatus {
+    /// The process exit code for this status (see docs/operations.md).
+    pub fn exit_code(self) -> i32 {
+        match self {
+            RunStatus::Succeeded => 0,
+            RunStatus::Partial => 1,
+            RunStatus::Running | RunStatus::Failed => 3,
+        }
+    }
+}
+
+/// Pseudonymisation as used by the run (never the key itself).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyInfo {
+    /// `environment` or `demo`.
+    pub source: KeySource,
+    /// Environment variable the key came from (production).
+    pub key_env: Option<String>,
+    /// Non-reversible fingerprint: changes when the key changes (linkage breaks then).
+    pub fingerprint: String,
+}
+
+/// One input file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// File name.
+    pub file: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// SHA-256 of the content read.
+    pub sha256: String,
+    /// `loaded` or `quarantined`.
+    pub status: String,
+    /// Submission, when the header was read.
+    pub submission_id: Option<String>,
+    /// For a quarantined file: reason code and message with line and column.
+    pub error: Option<FileError>,
+    /// Person elements read before the end (or the error).
+    pub persons_read: u64,
+    /// Counts per table, field rejects and warnings (empty for a quarantined file: none of its
+    /// records were loaded).
+    pub stats: FileStats,
+}
+
+/// Why a file was quarantined.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileError {
+    /// Rule id (e.g. `FILE_TRUNCATED`).
+    pub reason: String,
+    /// Message naming line and column.
+    pub message: String,
+    /// Line, when known.
+    pub line: Option<u32>,
+    /// Column, when known.
+    pub column: Option<u32>,
+}
+
+/// One source.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SourceEntry {
+    /// Source name.
+    pub name: String,
+    /// Source type.
+    #[serde(rename = "type")]
+    pub source_type: String,
+    /// Folder read.
+    pub path: String,
+    /// Whether synthetic files were generated for it in this run.
+    pub generated: bool,
+    /// Files, in processing order.
+    pub files: Vec<FileEntry>,
+    /// Submissions loaded (replaced) by this run.
+    pub submissions: Vec<String>,
+}
+
+/// One table's totals and commit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TableEntry {
+    /// Table location.
+    pub uri: String,
+    /// Counts over the loaded files.
+    #[serde(flatten)]
+    pub counts: TableStats,
+    /// Rows the commit wrote.
+    pub rows_written: Option<u64>,
+    /// New Delta version.
+    pub version: Option<i64>,
+    /// `committed`, `skipped` (nothing to replace), `failed` or `not_reached`.
+    pub commit: String,
+    /// Error message for a failed commit.
+    pub error: Option<String>,
+}
+
+/// One reconciliation check.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Check {
+    /// What was checked.
+    pub name: String,
+    /// Whether it held.
+    pub ok: bool,
+    /// The numbers.
+    pub detail: String,
+}
+
+/// The manifest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Manifest format version.
+    pub manifest_version: u32,
+    /// Run id.
+    pub run_id: String,
+    /// Pipeline name.
+    pub pipeline: String,
+    /// Pipeline file.
+    pub pipeline_file: String,
+    /// sendlake version.
+    pub sendlake_version: String,
+    /// Status.
+    pub status: RunStatus,
+    /// Exit code the run ended with (None while running).
+    pub exit_code: Option<i32>,
+    /// Start (RFC 3339, UTC).
+    pub started_at: String,
+    /// End (RFC 3339, UTC).
+    pub finished_at: Option<String>,
+    /// Lake root.
+    pub store: String,
+    /// Pseudonymisation.
+    pub pseudonymisation: KeyInfo,
+    /// Sources.
+    pub sources: Vec<SourceEntry>,
+    /// Tables, by name.
+    pub tables: BTreeMap<String, TableEntry>,
+    /// Field rejects over all loaded files, by reason.
+    pub field_rejects: BTreeMap<String, u64>,
+    /// Warnings over all loaded files, by rule.
+    pub warnings: BTreeMap<String, u64>,
+    /// Files quarantined whole, by reason.
+    pub files_quarantined: BTreeMap<String, u64>,
+    /// Reconciliation: read = loaded + quarantined per table, and rows committed = loaded.
+    pub reconciliation: Vec<Check>,
+    /// Whether every check held.
+    pub reconciled: bool,
+}

@@ -1,0 +1,798 @@
+//! Running a checked pipeline: extract → conform → stage → one commit per table → manifest.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::io::{BufReader, Read};
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use chrono::{DateTime, SecondsFormat, Utc};
+use sendlake_extract::{Sen2FileError, Sen2FileErrorKind, Sen2Item, Sen2Reader, discover_files};
+use sendlake_load::{
+    Lake, StagedPart, StagedTableWriter, StagingArea, TableCommit, WriteMode, Zone, commit_table,
+};
+use sendlake_schema::SchemaRegistry;
+use sendlake_transform::{
+    FileStats, PseudonymisationKey, QuarantineRows, Reject, RejectLevel, Sen2Conformer,
+    SubmissionContext, TableStats, read_header,
+};
+use sha2::{Digest, Sha256};
+use tracing::{error, info, warn};
+
+use crate::config::{PipelinePlan, SourcePlan};
+use crate::manifest::{
+    Check, FileEntry, FileError, KeyInfo, Manifest, RunStatus, SourceEntry, TableEntry,
+};
+
+/// Where progress goes (a progress bar on a terminal, nothing otherwise).
+pub trait Progress: Send + Sync {
+    /// A file of `bytes` bytes is starting.
+    fn file_started(&self, _name: &str, _bytes: u64) {}
+    /// `bytes` more bytes of the current file were read.
+    fn advance(&self, _bytes: u64) {}
+    /// The current file is done.
+    fn file_finished(&self) {}
+    /// A phase message ("committing person").
+    fn phase(&self, _message: &str) {}
+}
+
+/// No progress output.
+#[derive(Debug, Default)]
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// How to run.
+pub struct RunOptions {
+    /// Use the fixed, public development key (synthetic data only; refused for remote stores).
+    pub demo: bool,
+    /// Override the store URL of the pipeline file.
+    pub store_override: Option<String>,
+    /// Progress sink.
+    pub progress: Arc<dyn Progress>,
+    /// Test hook: stop as if the process crashed after this many table commits.
+    pub crash_after_commits: Option<usize>,
+    /// Schema to use instead of the embedded one.
+    pub registry: Option<Arc<SchemaRegistry>>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            demo: false,
+            store_override: None,
+            progress: Arc::new(NoProgress),
+            crash_after_commits: None,
+            registry: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("demo", &self.demo)
+            .field("store_override", &self.store_override)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a run could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A configuration problem (exit code 2): no key, demo key on a remote store, bad schema.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// Nothing could be done (exit code 3): the store is unreachable, staging failed.
+    #[error("fatal: {0}")]
+    Fatal(String),
+    /// The crash-simulation test hook fired after `.0` commits.
+    #[error("simulated crash after {0} table commits")]
+    SimulatedCrash(usize),
+}
+
+impl RunError {
+    /// Process exit code.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RunError::Config(_) => 2,
+            RunError::Fatal(_) | RunError::SimulatedCrash(_) => 3,
+        }
+    }
+}
+
+/// The outcome of a run.
+#[derive(Debug)]
+pub struct RunReport {
+    /// The final manifest (also written to `_runs/<run id>.json`).
+    pub manifest: Manifest,
+}
+
+impl RunReport {
+    /// Process exit code.
+    pub fn exit_code(&self) -> i32 {
+        self.manifest.status.exit_code()
+    }
+}
+
+/// New run id: UTC time plus random suffix, sortable.
+pub fn new_run_id(now: DateTime<Utc>) -> String {
+    format!(
+        "{}-{:06x}",
+        now.format("%Y%m%dT%H%M%SZ"),
+        rand::random::<u32>() & 0xff_ffff
+    )
+}
+
+/// Reads and hashes at once, so a file is read once and the manifest can prove what was read.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    bytes: u64,
+    progress: Arc<dyn Progress>,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        self.progress.advance(n as u64);
+        Ok(n)
+    }
+}
+
+fn zone_of(zone: sendlake_schema::Zone) -> Zone {
+    match zone {
+        sendlake_schema::Zone::Restricted => Zone::Restricted,
+        sendlake_schema::Zone::Secure => Zone::Secure,
+        sendlake_schema::Zone::Published => Zone::Published,
+    }
+}
+
+fn file_reason(kind: Sen2FileErrorKind) -> &'static str {
+    match kind {
+        Sen2FileErrorKind::Io => "FILE_IO",
+        Sen2FileErrorKind::NotXml => "FILE_NOT_XML",
+        Sen2FileErrorKind::Encoding => "FILE_ENCODING",
+        Sen2FileErrorKind::Malformed => "FILE_MALFORMED",
+        Sen2FileErrorKind::Truncated => "FILE_TRUNCATED",
+        Sen2FileErrorKind::WrongRoot => "FILE_WRONG_ROOT",
+        Sen2FileErrorKind::TooLarge => "FILE_TOO_LARGE",
+    }
+}
+
+/// Staged parts of the run, per table.
+#[derive(Default)]
+struct Staged {
+    parts: BTreeMap<String, Vec<StagedPart>>,
+}
+
+/// Writers for one file: dropped (aborted) if the file turns out bad.
+struct FileWriters<'a> {
+    staging: &'a StagingArea,
+    registry: &'a SchemaRegistry,
+    writers: HashMap<String, StagedTableWriter>,
+}
+
+impl FileWriters<'_> {
+    fn write(&mut self, table: &str, batch: &RecordBatch) -> Result<(), String> {
+        if !self.writers.contains_key(table) {
+            let schema = self
+                .registry
+                .table(table)
+                .ok_or_else(|| format!("unknown table {table}"))?
+                .arrow_schema();
+            let w = self
+                .staging
+                .table_writer(table, schema)
+                .map_err(|e| e.to_string())?;
+            self.writers.insert(table.to_owned(), w);
+        }
+        match self.writers.get_mut(table) {
+            Some(w) => w.write(batch).map_err(|e| e.to_string()),
+            None => Err(format!("no writer for {table}")),
+        }
+    }
+
+    fn finish(self, staged: &mut Staged) -> Result<(), String> {
+        for (table, w) in self.writers {
+            let part = w.finish().map_err(|e| e.to_string())?;
+            staged.parts.entry(table).or_default().push(part);
+        }
+        Ok(())
+    }
+
+    fn abort(self) {
+        for (_, w) in self.writers {
+            if let Err(e) = w.abort() {
+                warn!(error = %e, "Could not remove a staged part of a quarantined file.");
+            }
+        }
+    }
+}
+
+/// Runs a checked pipeline.
+///
+/// # Errors
+/// [`RunError`] when the run cannot start or nothing can be committed. Bad input data is never
+/// an error: it is quarantined and reported in the manifest.
+pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, RunError> {
+    let started = Utc::now();
+    let store_url = opts
+        .store_override
+        .clone()
+        .unwrap_or_else(|| plan.store_url.clone());
+    let lake = Lake::open(&store_url)
+        .map_err(|e| RunError::Fatal(format!("cannot open the store {store_url}: {e}")))?;
+    let key = if opts.demo {
+        if !lake.is_local() {
+            return Err(RunError::Config(
+                "demo mode (the public development key) is only allowed with a local store".into(),
+            ));
+        }
+        warn!(
+            "DEMO MODE: using the fixed, public development pseudonymisation key. Person keys are NOT protected. Never use --demo with real data."
+        );
+        PseudonymisationKey::demo()
+    } else {
+        PseudonymisationKey::from_env(&plan.key_env).map_err(|e| RunError::Config(e.to_string()))?
+    };
+    let key_info = KeyInfo {
+        source: key.source(),
+        key_env: (!opts.demo).then(|| plan.key_env.clone()),
+        fingerprint: key.fingerprint(),
+    };
+    let registry = match &opts.registry {
+        Some(r) => r.clone(),
+        None => Arc::new(
+            SchemaRegistry::embedded().map_err(|e| RunError::Config(format!("schema: {e}")))?,
+        ),
+    };
+    let conformer = Sen2Conformer::new(registry.clone(), Arc::new(key), plan.batch_rows)
+        .map_err(|e| RunError::Config(e.to_string()))?;
+    let run_id = new_run_id(started);
+    info!(run_id = %run_id, pipeline = %plan.name, store = %store_url, "Run started.");
+
+    let mut manifest = Manifest {
+        manifest_version: 1,
+        run_id: run_id.clone(),
+        pipeline: plan.name.clone(),
+        pipeline_file: plan.file.display().to_string(),
+        sendlake_version: env!("CARGO_PKG_VERSION").to_owned(),
+        status: RunStatus::Running,
+        exit_code: None,
+        started_at: started.to_rfc3339_opts(SecondsFormat::Millis, true),
+        finished_at: None,
+        store: store_url.clone(),
+        pseudonymisation: key_info,
+        sources: Vec::new(),
+        tables: BTreeMap::new(),
+        field_rejects: BTreeMap::new(),
+        warnings: BTreeMap::new(),
+        files_quarantined: BTreeMap::new(),
+        reconciliation: Vec::new(),
+        reconciled: false,
+    };
+    let manifest_path = format!("_runs/{run_id}.json");
+    write_manifest(&lake, &manifest_path, &manifest)
+        .await
+        .map_err(RunError::Fatal)?;
+
+    let staging = StagingArea::new(plan.staging_dir.as_deref())
+        .map_err(|e| RunError::Fatal(format!("staging: {e}")))?;
+    let quarantine_table = "quarantine/sen2_rejects";
+    let quarantine_def = registry
+        .table(quarantine_table)
+        .ok_or_else(|| RunError::Config(format!("schema has no table {quarantine_table}")))?;
+    let mut staged = Staged::default();
+    let mut totals = FileStats::default();
+    let mut any_file_failed = false;
+    let mut sources_replaced: BTreeSet<String> = BTreeSet::new();
+    let mut submissions: BTreeSet<String> = BTreeSet::new();
+    let mut files_seen: BTreeSet<String> = BTreeSet::new();
+
+    for source in &plan.sources {
+        let SourcePlan::Sen2Xml {
+            name,
+            path,
+            pattern,
+            synthetic,
+        } = source;
+        let mut generated = false;
+        if let Some(syn) = synthetic {
+            let has_files = discover_files(path, pattern)
+                .map(|f| !f.is_empty())
+                .unwrap_or(false);
+            if !has_files {
+                let cfg = sendlake_sim::Sen2SimConfig {
+                    las: syn.las,
+                    persons_per_la: syn.persons_per_la,
+                    seed: syn.seed,
+                    census_year: syn.census_year,
+                    ..sendlake_sim::Sen2SimConfig::default()
+                };
+                info!(source = %name, folder = %path.display(), las = syn.las, persons_per_la = syn.persons_per_la, "Generating synthetic SEN2 returns.");
+                sendlake_sim::write_sen2_returns(&cfg, path).map_err(|e| {
+                    RunError::Fatal(format!("source {name}: generating synthetic returns: {e}"))
+                })?;
+                generated = true;
+            }
+        }
+        let files = match discover_files(path, pattern) {
+            Ok(f) => f,
+            Err(e) => {
+                error!(source = %name, folder = %path.display(), error = %e, "Source folder cannot be listed; the source is skipped.");
+                any_file_failed = true;
+                manifest.sources.push(SourceEntry {
+                    name: name.clone(),
+                    source_type: "sen2_xml".into(),
+                    path: path.display().to_string(),
+                    generated,
+                    files: Vec::new(),
+                    submissions: Vec::new(),
+                });
+                continue;
+            }
+        };
+        let mut file_rejects = QuarantineRows::new(quarantine_def, name, &run_id, started, 1024)
+            .map_err(|e| RunError::Config(e.to_string()))?;
+        let mut seen: HashMap<String, HashSet<String>> = HashMap::new();
+        let mut entries = Vec::new();
+        let mut source_submissions = BTreeSet::new();
+        for file in files {
+            let file_name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            files_seen.insert(file_name.clone());
+            let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+            opts.progress.file_started(&file_name, size);
+            let ctx = FileRun {
+                source: name,
+                file_name: &file_name,
+                path: &file,
+                run_id: &run_id,
+                started,
+                conformer: &conformer,
+                staging: &staging,
+                registry: &registry,
+                progress: opts.progress.clone(),
+            };
+            let entry = ctx.run(&mut seen, &mut staged);
+            opts.progress.file_finished();
+            match &entry.error {
+                None => {
+                    info!(source = %name, file = %file_name, persons = entry.persons_read, "File loaded.");
+                    totals.merge(&entry.stats);
+                    if let Some(s) = &entry.submission_id {
+                        source_submissions.insert(s.clone());
+                    }
+                }
+                Some(err) => {
+                    any_file_failed = true;
+                    error!(source = %name, file = %file_name, reason = %err.reason, error = %err.message, "File quarantined whole; the other files still load.");
+                    *manifest
+                        .files_quarantined
+                        .entry(err.reason.clone())
+                        .or_default() += 1;
+                    file_rejects
+                        .push(&Reject {
+                            level: RejectLevel::File,
+                            table: None,
+                            person_position: None,
+                            element_path: file_name.clone(),
+                            line: err.line,
+                            column: err.column,
+                            reason: err.reason.clone(),
+                            field: None,
+                            raw_value: None,
+                            raw_record: None,
+                            message: err.message.clone(),
+                            submission_id: entry.submission_id.clone(),
+                            source_file: file_name.clone(),
+                        })
+                        .map_err(|e| RunError::Fatal(e.to_string()))?;
+                }
+            }
+            entries.push(entry);
+        }
+        if let Some(batch) = file_rejects
+            .take_batch()
+            .map_err(|e| RunError::Fatal(e.to_string()))?
+        {
+            let mut w = staging
+                .table_writer(quarantine_table, quarantine_def.arrow_schema())
+                .map_err(|e| RunError::Fatal(e.to_string()))?;
+            w.write(&batch)
+                .map_err(|e| RunError::Fatal(e.to_string()))?;
+            staged
+                .parts
+                .entry(quarantine_table.to_owned())
+                .or_default()
+                .push(w.finish().map_err(|e| RunError::Fatal(e.to_string()))?);
+        }
+        sources_replaced.insert(name.clone());
+        submissions.extend(source_submissions.iter().cloned());
+        manifest.sources.push(SourceEntry {
+            name: name.clone(),
+            source_type: "sen2_xml".into(),
+            path: path.display().to_string(),
+            generated,
+            files: entries,
+            submissions: source_submissions.into_iter().collect(),
+        });
+    }
+    manifest.field_rejects = totals.field_rejects.clone();
+    manifest.warnings = totals.warnings.clone();
+
+    // Commit: one version per table. Parents first, quarantine last, so a crash part-way
+    // leaves the earlier tables on the new version and the later ones on the previous one;
+    // both readable, and a re-run replaces the same submissions again.
+    let mut table_order = conformer.table_names();
+    table_order.push(quarantine_table.to_owned());
+    let mut commits_done = 0usize;
+    let mut any_commit_failed = false;
+    for table in &table_order {
+        let Some(def) = registry.table(table) else {
+            continue;
+        };
+        let uri = lake.table_uri(zone_of(def.zone), table);
+        let counts = totals.tables.get(table).cloned().unwrap_or_default();
+        let parts = staged.parts.remove(table).unwrap_or_default();
+        let is_quarantine = table == quarantine_table;
+        let mode = if is_quarantine {
+            WriteMode::ReplaceWhere(vec![
+                ("source".into(), sources_replaced.iter().cloned().collect()),
+                ("source_file".into(), files_seen.iter().cloned().collect()),
+            ])
+        } else {
+            WriteMode::ReplaceWhere(vec![
+                ("source".into(), sources_replaced.iter().cloned().collect()),
+                (
+                    "submission_id".into(),
+                    submissions.iter().cloned().collect(),
+                ),
+            ])
+        };
+        let nothing_to_replace = if is_quarantine {
+            files_seen.is_empty()
+        } else {
+            submissions.is_empty()
+        };
+        let mut entry = TableEntry {
+            uri: uri.clone(),
+            counts,
+            rows_written: None,
+            version: None,
+            commit: "skipped".into(),
+            error: None,
+        };
+        if nothing_to_replace && parts.is_empty() {
+            manifest.tables.insert(table.clone(), entry);
+            continue;
+        }
+        if opts.crash_after_commits == Some(commits_done) {
+            // Leave the manifest as `running`, exactly as a killed process would.
+            return Err(RunError::SimulatedCrash(commits_done));
+        }
+        opts.progress.phase(&format!("committing {table}"));
+        let mut meta = serde_json::Map::new();
+        meta.insert(
+            "pipeline".into(),
+            serde_json::Value::String(plan.name.clone()),
+        );
+        meta.insert("submissions".into(), serde_json::json!(submissions));
+        let commit = TableCommit {
+            table_uri: uri.clone(),
+            schema: def.arrow_schema(),
+            parts,
+            mode,
+            run_id: run_id.clone(),
+            app_metadata: meta,
+        };
+        match commit_table(commit).await {
+            Ok(outcome) => {
+                info!(table = %table, version = outcome.version, rows = outcome.rows_written, "Table committed.");
+                entry.rows_written = Some(outcome.rows_written);
+                entry.version = Some(outcome.version);
+                entry.commit = "committed".into();
+                commits_done += 1;
+            }
+            Err(e) => {
+                error!(table = %table, error = %e, "Table commit failed; its previous version stays current.");
+                entry.commit = "failed".into();
+                entry.error = Some(e.to_string());
+                any_commit_failed = true;
+            }
+        }
+        manifest.tables.insert(table.clone(), entry);
+    }
+
+    // Reconciliation.
+    let mut checks = Vec::new();
+    for (name, t) in &manifest.tables {
+        if name == quarantine_table {
+            continue;
+        }
+        checks.push(Check {
+            name: format!("{name}: read = loaded + quarantined"),
+            ok: t.counts.reconciles(),
+            detail: format!(
+                "{} = {} + {}",
+                t.counts.read,
+                t.counts.loaded,
+                t.counts.quarantined_total()
+            ),
+        });
+        if let Some(written) = t.rows_written {
+            checks.push(Check {
+                name: format!("{name}: rows committed = loaded"),
+                ok: written == t.counts.loaded,
+                detail: format!("{written} committed, {} loaded", t.counts.loaded),
+            });
+        }
+    }
+    for source in &manifest.sources {
+        for f in &source.files {
+            checks.push(Check {
+                name: format!("{}: every table reconciles", f.file),
+                ok: f.stats.reconciles(),
+                detail: f
+                    .stats
+                    .tables
+                    .iter()
+                    .map(|(t, s)| format!("{t} {}={}+{}", s.read, s.loaded, s.quarantined_total()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+    }
+    let expected_rejects: u64 = totals
+        .tables
+        .values()
+        .map(TableStats::quarantined_total)
+        .sum::<u64>()
+        + totals.field_rejects.values().sum::<u64>()
+        + manifest.files_quarantined.values().sum::<u64>();
+    if let Some(q) = manifest.tables.get(quarantine_table)
+        && let Some(written) = q.rows_written
+    {
+        checks.push(Check {
+            name: "quarantine rows = record + field + file rejects".into(),
+            ok: written == expected_rejects,
+            detail: format!("{written} written, {expected_rejects} expected"),
+        });
+    }
+    manifest.reconciled = checks.iter().all(|c| c.ok);
+    manifest.reconciliation = checks;
+    manifest.status =
+        if commits_done == 0 && (any_commit_failed || any_file_failed) && submissions.is_empty() {
+            RunStatus::Failed
+        } else if any_commit_failed || any_file_failed || !manifest.reconciled {
+            RunStatus::Partial
+        } else {
+            RunStatus::Succeeded
+        };
+    manifest.exit_code = Some(manifest.status.exit_code());
+    manifest.finished_at = Some(Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true));
+    write_manifest(&lake, &manifest_path, &manifest)
+        .await
+        .map_err(RunError::Fatal)?;
+    info!(run_id = %run_id, status = ?manifest.status, reconciled = manifest.reconciled, "Run finished.");
+    Ok(RunReport { manifest })
+}
+
+async fn write_manifest(lake: &Lake, path: &str, manifest: &Manifest) -> Result<(), String> {
+    let value = serde_json::to_value(manifest).map_err(|e| e.to_string())?;
+    lake.write_json(path, &value)
+        .await
+        .map_err(|e| format!("writing the run manifest {path}: {e}"))
+}
+
+/// Everything needed to load one file.
+struct FileRun<'a> {
+    source: &'a str,
+    file_name: &'a str,
+    path: &'a Path,
+    run_id: &'a str,
+    started: DateTime<Utc>,
+    conformer: &'a Sen2Conformer,
+    staging: &'a StagingArea,
+    registry: &'a SchemaRegistry,
+    progress: Arc<dyn Progress>,
+}
+
+impl FileRun<'_> {
+    fn run(&self, seen: &mut HashMap<String, HashSet<String>>, staged: &mut Staged) -> FileEntry {
+        let mut entry = FileEntry {
+            file: self.file_name.to_owned(),
+            bytes: 0,
+            sha256: String::new(),
+            status: "quarantined".into(),
+            submission_id: None,
+            error: None,
+            persons_read: 0,
+            stats: FileStats::default(),
+        };
+        let file = match std::fs::File::open(self.path) {
+            Ok(f) => f,
+            Err(e) => {
+                entry.error = Some(FileError {
+                    reason: "FILE_IO".into(),
+                    message: format!("cannot open: {e}"),
+                    line: None,
+                    column: None,
+                });
+                return entry;
+            }
+        };
+        let mut hashing = HashingReader {
+            inner: file,
+            hasher: Sha256::new(),
+            bytes: 0,
+            progress: self.progress.clone(),
+        };
+        let result = self.load(
+            BufReader::with_capacity(256 * 1024, &mut hashing),
+            seen,
+            staged,
+            &mut entry,
+        );
+        // Drain what the parser did not read (after an error) so the hash covers the file.
+        let _ = std::io::copy(&mut hashing, &mut std::io::sink());
+        entry.bytes = hashing.bytes;
+        entry.sha256 = hex::encode(hashing.hasher.finalize());
+        match result {
+            Ok(()) => entry.status = "loaded".into(),
+            Err(err) => {
+                entry.stats = FileStats::default();
+                entry.error = Some(err);
+            }
+        }
+        entry
+    }
+
+    fn load<R: std::io::BufRead>(
+        &self,
+        reader: R,
+        seen: &mut HashMap<String, HashSet<String>>,
+        staged: &mut Staged,
+        entry: &mut FileEntry,
+    ) -> Result<(), FileError> {
+        let mut writers = FileWriters {
+            staging: self.staging,
+            registry: self.registry,
+            writers: HashMap::new(),
+        };
+        let result = self.load_into(reader, seen, &mut writers, entry);
+        match result {
+            Ok(keys) => {
+                writers.finish(staged).map_err(|e| FileError {
+                    reason: "FILE_IO".into(),
+                    message: format!("staging: {e}"),
+                    line: None,
+                    column: None,
+                })?;
+                if let (Some(sub), Some(keys)) = (&entry.submission_id, keys) {
+                    seen.entry(sub.clone()).or_default().extend(keys);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                writers.abort();
+                Err(e)
+            }
+        }
+    }
+
+    fn load_into<R: std::io::BufRead>(
+        &self,
+        reader: R,
+        seen: &HashMap<String, HashSet<String>>,
+        writers: &mut FileWriters<'_>,
+        entry: &mut FileEntry,
+    ) -> Result<Option<HashSet<String>>, FileError> {
+        let from_reader = |e: Sen2FileError| FileError {
+            reason: file_reason(e.kind).into(),
+            message: e.to_string(),
+            line: e.pos.map(|p| p.line),
+            column: e.pos.map(|p| p.column),
+        };
+        let staging_err = |e: String| FileError {
+            reason: "FILE_IO".into(),
+            message: format!("staging: {e}"),
+            line: None,
+            column: None,
+        };
+        let la_codes = self
+            .registry
+            .code_list("la_code")
+            .ok_or_else(|| staging_err("schema has no la_code list".into()))?;
+        let mut conformer = None;
+        let empty = HashSet::new();
+        let mut seen_for_file: &HashSet<String> = &empty;
+        for item in Sen2Reader::new(reader) {
+            match item.map_err(from_reader)? {
+                Sen2Item::Header(h) => {
+                    if conformer.is_some() {
+                        return Err(FileError {
+                            reason: "HEADER_INVALID".into(),
+                            message: format!(
+                                "line {}, column {}: a second Header",
+                                h.pos.line, h.pos.column
+                            ),
+                            line: Some(h.pos.line),
+                            column: Some(h.pos.column),
+                        });
+                    }
+                    let header = read_header(&h, la_codes).map_err(|m| FileError {
+                        reason: "HEADER_INVALID".into(),
+                        message: format!("line {}, column {}: {m}", h.pos.line, h.pos.column),
+                        line: Some(h.pos.line),
+                        column: Some(h.pos.column),
+                    })?;
+                    let sub = header.submission_id();
+                    entry.submission_id = Some(sub.clone());
+                    seen_for_file = seen.get(&sub).unwrap_or(&empty);
+                    let ctx = SubmissionContext {
+                        source: self.source.to_owned(),
+                        header,
+                        source_file: self.file_name.to_owned(),
+                        run_id: self.run_id.to_owned(),
+                        loaded_at: self.started,
+                    };
+                    conformer = Some(
+                        self.conformer
+                            .start_file(ctx)
+                            .map_err(|e| staging_err(e.to_string()))?,
+                    );
+                }
+                Sen2Item::Person(p) => {
+                    entry.persons_read += 1;
+                    let Some(c) = conformer.as_mut() else {
+                        return Err(FileError {
+                            reason: "HEADER_INVALID".into(),
+                            message: format!(
+                                "line {}, column {}: Person before any Header",
+                                p.element.pos.line, p.element.pos.column
+                            ),
+                            line: Some(p.element.pos.line),
+                            column: Some(p.element.pos.column),
+                        });
+                    };
+                    c.person(&p, seen_for_file)
+                        .map_err(|e| staging_err(e.to_string()))?;
+                    for (table, batch) in c.take_ready() {
+                        writers.write(&table, &batch).map_err(staging_err)?;
+                    }
+                }
+                Sen2Item::Skipped { path, pos, reason } => {
+                    warn!(file = %self.file_name, path = %path, line = pos.line, column = pos.column, reason = %reason, "Unexpected element skipped.");
+                    *entry
+                        .stats
+                        .warnings
+                        .entry("UNKNOWN_ELEMENT".into())
+                        .or_default() += 1;
+                }
+            }
+        }
+        let Some(c) = conformer else {
+            return Err(FileError {
+                reason: "HEADER_INVALID".into(),
+                message: "the file has no Header".into(),
+                line: None,
+                column: None,
+            });
+        };
+        let outcome = c.finish().map_err(|e| staging_err(e.to_string()))?;
+        for (table, batch) in &outcome.batches {
+            writers.write(table, batch).map_err(staging_err)?;
+        }
+        let skipped_warnings = std::mem::take(&mut entry.stats.warnings);
+        entry.stats = outcome.stats;
+        for (k, v) in skipped_warnings {
+            *entry.stats.warnings.entry(k).or_default() += v;
+        }
+        Ok(Some(outcome.person_keys))
+    }
+}

@@ -1,0 +1,416 @@
+//! The shared SEND schema, loaded from data.
+//!
+//! Brief overview: everything sendlake knows about tables lives in the workspace's `schemas/`
+//! folder as TOML, not in Rust. This crate reads those files into a [`SchemaRegistry`], checks
+//! that they are consistent, and turns each table into an Arrow schema.
+//!
+//! - [`SchemaRegistry`] holds every [`TableDef`], [`CodeList`] and [`RuleDef`]. Build it with
+//!   [`SchemaRegistry::embedded`] (the files compiled into the binary) or
+//!   [`SchemaRegistry::load_dir`] (a folder, for trying out a schema change without a rebuild).
+//! - A [`TableDef`] has a [`Zone`] (where in the lake it lives), a grain, a primary key and
+//!   [`ColumnDef`]s. Each column says where its value comes from: a source `field` (a SEN2
+//!   element name), a [`Derive`] rule (a pseudonymised key, a degraded birth date, lineage…), or
+//!   both (a derivation applied to a field). The conforming code in `sendlake-transform` is
+//!   generic over these definitions, so adding a column is a schema change, not a code change.
+//! - [`CodeList`]s validate codes and map extended codes to their main group (ethnicity).
+//! - [`RuleDef`]s give each validation rule its id (the quarantine reason code), severity and
+//!   basis; the rules themselves are implemented in `sendlake-transform`.
+//! - [`SchemaRegistry::contract`] renders the published contract (table, column, type) that the
+//!   contract test compares with `schemas/contract.txt`.
+//!
+//! Privacy is enforced here, at load time: a table in the restricted or published zone may not
+//! have a `direct_identifier` column, so no code path can write one there.
+//!
+//! ```
+//! let registry = sendlake_schema::SchemaRegistry::embedded().unwrap();
+//! let person = registry.table("person").unwrap();
+//! assert_eq!(person.arrow_schema().field(0).name(), "person_key");
+//! ```
+
+mod code_list;
+mod table;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub use code_list::{Code, CodeList};
+pub use table::{ColumnDef, ColumnType, Derive, Privacy, Sen2Mapping, TableDef, Zone};
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+}
+
+/// A problem in the schema files, naming the file and, where known, the key.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}{}: {message}", key.as_ref().map(|k| format!(" (key `{k}`)")).unwrap_or_default())]
+pub struct SchemaError {
+    /// File, relative to the schema folder.
+    pub file: String,
+    /// Key within the file, e.g. `columns[3].code_list`.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl SchemaError {
+    fn new(file: &str, key: Option<String>, message: impl Into<String>) -> Self {
+        Self {
+            file: file.to_owned(),
+            key,
+            message: message.into(),
+        }
+    }
+}
+
+/// Result type of this crate.
+pub type Result<T, E = SchemaError> = std::result::Result<T, E>;
+
+/// How severe a validation rule is (see `schemas/rules.toml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// The whole file is quarantined.
+    File,
+    /// The record and its descendants are quarantined.
+    Record,
+    /// The value is nulled and quarantined; escalates to `Record` on a mandatory element.
+    Field,
+    /// Recorded in the run manifest only.
+    Warn,
+}
+
+/// Where a rule comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// SEN2 XSD or DfE guidance.
+    Confirmed,
+    /// Inferred (reference §1.6): the DfE validation workbook was not available.
+    Inferred,
+    /// sendlake's own operational rule.
+    Sendlake,
+}
+
+/// One validation rule as declared in `schemas/rules.toml`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDef {
+    /// Rule id, used as the quarantine reason code.
+    pub id: String,
+    /// What happens when the rule fails.
+    pub severity: Severity,
+    /// Where the rule comes from.
+    pub basis: Basis,
+    /// What the rule checks.
+    pub description: String,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    rules: Vec<RuleDef>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LineageFile {
+    columns: Vec<ColumnDef>,
+}
+
+/// Every table, code list and rule of the shared SEND schema.
+#[derive(Debug, Clone)]
+pub struct SchemaRegistry {
+    tables: Vec<TableDef>,
+    code_lists: BTreeMap<String, CodeList>,
+    rules: Vec<RuleDef>,
+}
+
+impl SchemaRegistry {
+    /// The schema compiled into this binary (the workspace's `schemas/` folder at build time).
+    ///
+    /// # Errors
+    /// If the embedded files are inconsistent (a build from a broken checkout).
+    pub fn embedded() -> Result<Self> {
+        Self::from_files(
+            embedded::FILES
+                .iter()
+                .map(|(p, c)| ((*p).to_owned(), (*c).to_owned())),
+        )
+    }
+
+    /// Loads a schema folder laid out like the workspace's `schemas/`.
+    ///
+    /// # Errors
+    /// If a file cannot be read, does not parse, or the files are inconsistent.
+    pub fn load_dir(dir: &Path) -> Result<Self> {
+        let mut files = Vec::new();
+        read_dir_recursive(dir, dir, &mut files)?;
+        Self::from_files(files)
+    }
+
+    /// Builds a registry from `(relative path, contents)` pairs.
+    ///
+    /// # Errors
+    /// If a file does not parse, or the files are inconsistent.
+    pub fn from_files(files: impl IntoIterator<Item = (String, String)>) -> Result<Self> {
+        let mut tables = Vec::new();
+        let mut code_lists = BTreeMap::new();
+        let mut rules = None;
+        let mut lineage = None;
+        for (path, text) in files {
+            if path.starts_with("tables/") && path.ends_with(".toml") {
+                tables.push((path.clone(), parse::<TableDef>(&path, &text)?));
+            } else if path.starts_with("code_lists/") && path.ends_with(".toml") {
+                let list = parse::<CodeList>(&path, &text)?.indexed(&path)?;
+                if code_lists.insert(list.name.clone(), list).is_some() {
+                    return Err(SchemaError::new(
+                        &path,
+                        Some("name".into()),
+                        "duplicate code list name",
+                    ));
+                }
+            } else if path == "rules.toml" {
+                rules = Some(parse::<RulesFile>(&path, &text)?.rules);
+            } else if path == "lineage.toml" {
+                lineage = Some(parse::<LineageFile>(&path, &text)?.columns);
+            }
+        }
+        let rules = rules.ok_or_else(|| SchemaError::new("rules.toml", None, "missing"))?;
+        let lineage = lineage.ok_or_else(|| SchemaError::new("lineage.toml", None, "missing"))?;
+        let mut seen = std::collections::HashSet::new();
+        for rule in &rules {
+            if !seen.insert(rule.id.clone()) {
+                return Err(SchemaError::new(
+                    "rules.toml",
+                    Some(rule.id.clone()),
+                    "duplicate rule id",
+                ));
+            }
+        }
+        tables.sort_by(|a, b| a.1.name.cmp(&b.1.name));
+        let mut checked = Vec::with_capacity(tables.len());
+        for (path, table) in tables {
+            if checked.iter().any(|t: &TableDef| t.name == table.name) {
+                return Err(SchemaError::new(
+                    &path,
+                    Some("name".into()),
+                    "duplicate table name",
+                ));
+            }
+            checked.push(table.finish(&path, &lineage, &code_lists)?);
+        }
+        Ok(Self {
+            tables: checked,
+            code_lists,
+            rules,
+        })
+    }
+
+    /// All tables, sorted by name.
+    pub fn tables(&self) -> &[TableDef] {
+        &self.tables
+    }
+
+    /// A table by name (e.g. `person`, `quarantine/sen2_rejects`).
+    pub fn table(&self, name: &str) -> Option<&TableDef> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+
+    /// A code list by name.
+    pub fn code_list(&self, name: &str) -> Option<&CodeList> {
+        self.code_lists.get(name)
+    }
+
+    /// All code lists, by name.
+    pub fn code_lists(&self) -> impl Iterator<Item = &CodeList> {
+        self.code_lists.values()
+    }
+
+    /// All validation rules, in file order.
+    pub fn rules(&self) -> &[RuleDef] {
+        &self.rules
+    }
+
+    /// A rule by id.
+    pub fn rule(&self, id: &str) -> Option<&RuleDef> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    /// The published contract: one line per column of every restricted and published table,
+    /// `zone/table.column: type [not null]`, sorted. Report authors build on these names.
+    pub fn contract(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for table in &self.tables {
+            if table.zone == Zone::Secure {
+                continue;
+            }
+            for column in &table.columns {
+                lines.push(format!(
+                    "{}/{}.{}: {}{}",
+                    table.zone.as_str(),
+                    table.name,
+                    column.name,
+                    column.data_type.as_str(),
+                    if column.nullable { "" } else { " not null" }
+                ));
+            }
+        }
+        lines.sort();
+        lines
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(path: &str, text: &str) -> Result<T> {
+    toml::from_str(text).map_err(|e| {
+        // toml's message already names the line, column and key.
+        SchemaError::new(path, None, e.to_string().trim_end().to_owned())
+    })
+}
+
+fn read_dir_recursive(dir: &Path, root: &Path, out: &mut Vec<(String, String)>) -> Result<()> {
+    let io_err = |p: &Path, e: std::io::Error| {
+        SchemaError::new(&p.display().to_string(), None, e.to_string())
+    };
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| io_err(dir, e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| io_err(dir, e))?;
+    entries.sort_by_key(std::fs::DirEntry::path);
+    for entry in entries {
+        let path = entry.path();
+        if path.is_dir() {
+            read_dir_recursive(&path, root, out)?;
+        } else if path.extension().is_some_and(|e| e == "toml" || e == "txt") {
+            let rel = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .replace('\\', "/");
+            let text = std::fs::read_to_string(&path).map_err(|e| io_err(&path, e))?;
+            out.push((rel, text));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_schema_loads_and_has_the_sen2_tables() {
+        let reg = SchemaRegistry::embedded().unwrap();
+        for name in [
+            "person",
+            "request",
+            "assessment",
+            "named_plan",
+            "plan_setting",
+            "active_plan",
+            "placement",
+            "sen_need",
+            "quarantine/sen2_rejects",
+        ] {
+            let table = reg
+                .table(name)
+                .unwrap_or_else(|| panic!("table {name} missing"));
+            assert!(!table.columns.is_empty());
+        }
+        // Lineage columns are appended to lineage tables.
+        let request = reg.table("request").unwrap();
+        let names: Vec<_> = request.columns.iter().map(|c| c.name.as_str()).collect();
+        assert!(names.ends_with(&[
+            "source",
+            "submission_id",
+            "la_code",
+            "collection_year",
+            "source_file",
+            "run_id",
+            "loaded_at"
+        ]));
+    }
+
+    #[test]
+    fn ethnicity_extended_codes_map_to_main_groups() {
+        let reg = SchemaRegistry::embedded().unwrap();
+        let eth = reg.code_list("ethnicity").unwrap();
+        assert_eq!(eth.main_group("WENG"), Some("WBRI"));
+        assert_eq!(eth.main_group("AMPK"), Some("APKN"));
+        assert_eq!(eth.main_group("BSOM"), Some("BAFR"));
+        assert_eq!(eth.main_group("OARA"), Some("OOTH"));
+        assert_eq!(eth.main_group("WBRI"), Some("WBRI"));
+        assert_eq!(eth.main_group("XXXX"), None);
+    }
+
+    fn minimal_files() -> Vec<(String, String)> {
+        vec![
+            ("rules.toml".into(), "rules = []".into()),
+            ("lineage.toml".into(), "columns = []".into()),
+        ]
+    }
+
+    #[test]
+    fn a_direct_identifier_in_a_restricted_table_is_refused() {
+        let mut files = minimal_files();
+        files.push((
+            "tables/bad.toml".into(),
+            r#"
+name = "bad"
+zone = "restricted"
+description = "d"
+grain = "g"
+primary_key = ["upn"]
+lineage = false
+[[columns]]
+name = "upn"
+type = "utf8"
+nullable = false
+privacy = "direct_identifier"
+description = "raw UPN"
+field = "UPN"
+"#
+            .into(),
+        ));
+        let err = SchemaRegistry::from_files(files).unwrap_err();
+        assert_eq!(err.file, "tables/bad.toml");
+        assert!(err.to_string().contains("direct_identifier"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_and_unknown_code_lists_name_file_and_key() {
+        let mut files = minimal_files();
+        files.push((
+            "tables/t.toml".into(),
+            "name = \"t\"\nzone = \"restricted\"\ndescription = \"d\"\ngrain = \"g\"\nprimary_key = []\ncolour = 1\n"
+                .into(),
+        ));
+        let err = SchemaRegistry::from_files(files).unwrap_err();
+        assert!(err.to_string().contains("tables/t.toml"), "{err}");
+        assert!(err.to_string().contains("colour"), "{err}");
+
+        let mut files = minimal_files();
+        files.push((
+            "tables/t.toml".into(),
+            r#"
+name = "t"
+zone = "restricted"
+description = "d"
+grain = "g"
+primary_key = ["c"]
+lineage = false
+[[columns]]
+name = "c"
+type = "utf8"
+nullable = true
+privacy = "none"
+description = "d"
+code_list = "nope"
+field = "C"
+"#
+            .into(),
+        ));
+        let err = SchemaRegistry::from_files(files).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("columns[0].code_list"));
+    }
+}

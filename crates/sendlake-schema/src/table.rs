@@ -1,0 +1,331 @@
+//! Table definitions (`schemas/tables/*.toml` and `schemas/lineage.toml`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+use crate::{CodeList, Result, SchemaError};
+
+/// Where a table lives in the lake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Zone {
+    /// Pseudonymised person-level tables for analysts with legal access.
+    Restricted,
+    /// Raw rejected values: quarantine, never published.
+    Secure,
+    /// Suppressed aggregates only.
+    Published,
+}
+
+impl Zone {
+    /// Folder name of the zone in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Zone::Restricted => "restricted",
+            Zone::Secure => "secure",
+            Zone::Published => "published",
+        }
+    }
+}
+
+/// Column data types allowed by the Power BI-safe profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnType {
+    /// UTF-8 string (codes, keys).
+    Utf8,
+    /// 32-bit integer.
+    Int32,
+    /// 64-bit integer (counts).
+    Int64,
+    /// Boolean.
+    Bool,
+    /// 64-bit float (ratios).
+    Float64,
+    /// Date without time (Arrow Date32, Parquet DATE).
+    Date32,
+    /// UTC timestamp in microseconds (Parquet TIMESTAMP(MICROS, isAdjustedToUTC=true)).
+    TimestampUsUtc,
+}
+
+impl ColumnType {
+    /// The Arrow type.
+    pub fn arrow(self) -> DataType {
+        match self {
+            ColumnType::Utf8 => DataType::Utf8,
+            ColumnType::Int32 => DataType::Int32,
+            ColumnType::Int64 => DataType::Int64,
+            ColumnType::Bool => DataType::Boolean,
+            ColumnType::Float64 => DataType::Float64,
+            ColumnType::Date32 => DataType::Date32,
+            ColumnType::TimestampUsUtc => {
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+            }
+        }
+    }
+
+    /// Name as written in the schema files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ColumnType::Utf8 => "utf8",
+            ColumnType::Int32 => "int32",
+            ColumnType::Int64 => "int64",
+            ColumnType::Bool => "bool",
+            ColumnType::Float64 => "float64",
+            ColumnType::Date32 => "date32",
+            ColumnType::TimestampUsUtc => "timestamp_us_utc",
+        }
+    }
+}
+
+/// Privacy class of a column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Privacy {
+    /// Identifies a person on its own (name, UPN, ULN, NHS number, full birth date, full
+    /// postcode). Only allowed in the secure zone.
+    DirectIdentifier,
+    /// Could identify a person in combination (birth month, postcode district, sex, ethnicity).
+    QuasiIdentifier,
+    /// A keyed pseudonym of an identifier.
+    Pseudonym,
+    /// Not personal.
+    None,
+}
+
+/// How a column's value is derived. A closed set: each is implemented in `sendlake-transform`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Derive {
+    /// Keyed HMAC of the person's identifier (UPN, else ULN, else temporary UPN, else fallback).
+    PersonKey,
+    /// Which identifier the person key was made from.
+    PersonKeyBasis,
+    /// Key of the enclosing request.
+    RequestKey,
+    /// Position of the enclosing request within the person (1-based).
+    RequestSeq,
+    /// The main group of the field's code in its code list.
+    CodeMainGroup,
+    /// First day of the field's month (birth date → birth month).
+    MonthStart,
+    /// Age in whole years on census day from the field's date.
+    AgeAtCensus,
+    /// Outward code of the field's postcode.
+    PostcodeDistrict,
+    /// True when the field is present and passed validation.
+    ValidPresent,
+    /// True when the field is present (its text is not loaded).
+    Present,
+    /// `urn`, `ukprn` or `sen_setting` by DfE precedence.
+    SettingBasis,
+    /// Lineage: pipeline source name.
+    LineageSource,
+    /// Lineage: submission id.
+    LineageSubmissionId,
+    /// Lineage: LA code of the submission.
+    LineageLaCode,
+    /// Lineage: collection year of the submission.
+    LineageCollectionYear,
+    /// Lineage: input file name.
+    LineageSourceFile,
+    /// Lineage: run id.
+    LineageRunId,
+    /// Lineage: run start time.
+    LineageLoadedAt,
+    /// Filled from a quarantine entry.
+    Reject,
+}
+
+/// One column.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnDef {
+    /// Stable snake_case name (a contract with report authors).
+    pub name: String,
+    /// Data type.
+    #[serde(rename = "type")]
+    pub data_type: ColumnType,
+    /// Whether nulls are allowed.
+    pub nullable: bool,
+    /// Privacy class.
+    pub privacy: Privacy,
+    /// What the column means.
+    pub description: String,
+    /// Code list the values must belong to.
+    #[serde(default)]
+    pub code_list: Option<String>,
+    /// Source element name the value is read from (SEN2 leaf element).
+    #[serde(default)]
+    pub field: Option<String>,
+    /// The source element is mandatory: missing or invalid rejects the record.
+    #[serde(default)]
+    pub required: bool,
+    /// Derivation applied (to `field` if given).
+    #[serde(default)]
+    pub derive: Option<Derive>,
+    /// Exact number of digits for digit-string codes (LA 3, URN 6, UKPRN 8).
+    #[serde(default)]
+    pub digits: Option<u8>,
+    /// A date that may legitimately fall after the census reference date (e.g. a due date).
+    #[serde(default)]
+    pub allow_after_census: bool,
+}
+
+/// How SEN2 XML maps onto a table: one row per element named `element` under `parent`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sen2Mapping {
+    /// Element that makes one row (e.g. `PlacementDetail`).
+    pub element: String,
+    /// Parent element (e.g. `ActivePlans`); `None` for `Person`.
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// Most elements allowed in one parent (XSD maxOccurs); extras are rejected.
+    #[serde(default)]
+    pub max_per_parent: Option<usize>,
+    /// Extra leaf elements read by derivations (so they are not reported as unknown).
+    #[serde(default)]
+    pub consumes: Vec<String>,
+}
+
+/// One table.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableDef {
+    /// Name; also the table's path under its zone (`quarantine/sen2_rejects`).
+    pub name: String,
+    /// Zone.
+    pub zone: Zone,
+    /// What the table holds.
+    pub description: String,
+    /// What one row is.
+    pub grain: String,
+    /// Columns that identify a row.
+    pub primary_key: Vec<String>,
+    /// Append the lineage columns (default true).
+    #[serde(default = "yes")]
+    pub lineage: bool,
+    /// SEN2 mapping, for tables filled from SEN2 returns.
+    #[serde(default)]
+    pub sen2: Option<Sen2Mapping>,
+    /// Columns (after loading, lineage columns are appended).
+    #[serde(default)]
+    pub columns: Vec<ColumnDef>,
+    #[serde(skip)]
+    schema: Option<SchemaRef>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl TableDef {
+    pub(crate) fn finish(
+        mut self,
+        path: &str,
+        lineage: &[ColumnDef],
+        code_lists: &BTreeMap<String, CodeList>,
+    ) -> Result<Self> {
+        if self.lineage {
+            self.columns.extend(lineage.iter().cloned());
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, col) in self.columns.iter().enumerate() {
+            let key = |k: &str| Some(format!("columns[{i}].{k}"));
+            if !names.insert(col.name.as_str()) {
+                return Err(SchemaError::new(
+                    path,
+                    key("name"),
+                    format!("duplicate column `{}`", col.name),
+                ));
+            }
+            if !is_snake_case(&col.name) {
+                return Err(SchemaError::new(
+                    path,
+                    key("name"),
+                    format!("`{}` is not snake_case", col.name),
+                ));
+            }
+            if let Some(list) = &col.code_list
+                && !code_lists.contains_key(list)
+            {
+                return Err(SchemaError::new(
+                    path,
+                    key("code_list"),
+                    format!("unknown code list `{list}`"),
+                ));
+            }
+            if col.field.is_none() && col.derive.is_none() {
+                return Err(SchemaError::new(
+                    path,
+                    key("field"),
+                    "a column needs `field`, `derive` or both",
+                ));
+            }
+            if col.required && col.field.is_none() {
+                return Err(SchemaError::new(
+                    path,
+                    key("required"),
+                    "`required` needs a `field`",
+                ));
+            }
+            if col.privacy == Privacy::DirectIdentifier && self.zone != crate::Zone::Secure {
+                return Err(SchemaError::new(
+                    path,
+                    key("privacy"),
+                    format!(
+                        "column `{}` is a direct_identifier but table `{}` is in the {} zone: direct identifiers may only live in the secure zone",
+                        col.name,
+                        self.name,
+                        self.zone.as_str()
+                    ),
+                ));
+            }
+        }
+        for (i, pk) in self.primary_key.iter().enumerate() {
+            if !names.contains(pk.as_str()) {
+                return Err(SchemaError::new(
+                    path,
+                    Some(format!("primary_key[{i}]")),
+                    format!("no column `{pk}`"),
+                ));
+            }
+        }
+        let fields: Vec<Field> = self
+            .columns
+            .iter()
+            .map(|c| Field::new(&c.name, c.data_type.arrow(), c.nullable))
+            .collect();
+        self.schema = Some(Arc::new(Schema::new(fields)));
+        Ok(self)
+    }
+
+    /// The Arrow schema of the table, columns in file order (lineage last).
+    pub fn arrow_schema(&self) -> SchemaRef {
+        // `finish` always sets it; an unfinished TableDef cannot leave this crate.
+        self.schema
+            .clone()
+            .unwrap_or_else(|| Arc::new(Schema::empty()))
+    }
+
+    /// A column by name.
+    pub fn column(&self, name: &str) -> Option<&ColumnDef> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Whether the table has the lineage column `name`.
+    pub fn has_column(&self, name: &str) -> bool {
+        self.column(name).is_some()
+    }
+}
+
+fn is_snake_case(name: &str) -> bool {
+    !name.is_empty()
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}

@@ -1,0 +1,12 @@
+//! Integration tests of sendlake-sim: one binary (see reference/style.md), one module per
+//! concern. `support` holds an independent reader of generated files.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod calibration;
+mod counts;
+mod determinism;
+mod rules;
+mod support;
+mod timing;
+mod xsd;

@@ -1,0 +1,1329 @@
+//! Conforming SEN2 person subtrees to the shared SEND schema.
+//!
+//! The walk is generic: the table definitions say which element makes a row of which table and
+//! where each column's value comes from. What is SEN2-specific lives in two places only: the
+//! person key (which identifier, and its check algorithm) and [`element_rules`], the cross-field
+//! rules of reference §1.6 keyed by element name.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::ArrowError;
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use sendlake_extract::{Position, RawElement, RawPerson};
+use sendlake_schema::{
+    CodeList, ColumnDef, ColumnType, Derive, SchemaRegistry, Severity, TableDef,
+};
+
+use crate::identifiers::{UlnError, UpnError, UpnKind, check_uln, check_upn, postcode_district};
+use crate::privacy::{PseudonymisationKey, digest_hex, normalise_text};
+use crate::quarantine::{QuarantineRows, Reject, RejectLevel};
+use crate::rows::{TableRows, Value};
+use crate::stats::FileStats;
+use crate::{ConformError, RULE_IDS};
+
+/// What the header of a return says about the submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderInfo {
+    /// Three-digit LA code (`Header/Source/LEA`).
+    pub la_code: String,
+    /// Collection (census) year.
+    pub collection_year: i32,
+    /// Census reference date: `ReferenceDate`, else the third Thursday of January.
+    pub census_date: NaiveDate,
+}
+
+impl HeaderInfo {
+    /// The submission id, `<LA>-<year>`.
+    pub fn submission_id(&self) -> String {
+        format!("{}-{}", self.la_code, self.collection_year)
+    }
+}
+
+/// The third Thursday of January: SEN2 census day.
+pub fn census_day(year: i32) -> Option<NaiveDate> {
+    NaiveDate::from_weekday_of_month_opt(year, 1, chrono::Weekday::Thu, 3)
+}
+
+/// Reads the submission out of a `Header` element.
+///
+/// # Errors
+/// A message (no personal data) when the LEA or the collection year cannot be determined.
+pub fn read_header(header: &RawElement, la_codes: &CodeList) -> Result<HeaderInfo, String> {
+    let source = header
+        .child("Source")
+        .ok_or("Header has no Source element")?;
+    let lea = source.value("LEA").ok_or("Header/Source/LEA is missing")?;
+    if lea.len() != 3 || !lea.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("Header/Source/LEA is not a three-digit LA code".into());
+    }
+    if !la_codes.contains(lea) {
+        return Err("Header/Source/LEA is not a recognised LA code".into());
+    }
+    let details = header.child("CollectionDetails");
+    let reference = details
+        .and_then(|d| d.value("ReferenceDate"))
+        .and_then(parse_date);
+    let year = details
+        .and_then(|d| d.value("Year"))
+        .and_then(|y| y.parse::<i32>().ok())
+        .filter(|y| (2000..=2100).contains(y))
+        .or_else(|| reference.map(|d| d.year()))
+        .ok_or("Header/CollectionDetails has no valid Year or ReferenceDate")?;
+    let census_date = reference
+        .or_else(|| census_day(year))
+        .ok_or("no census date")?;
+    Ok(HeaderInfo {
+        la_code: lea.to_owned(),
+        collection_year: year,
+        census_date,
+    })
+}
+
+/// Everything about the file being conformed that lineage columns and rules need.
+#[derive(Debug, Clone)]
+pub struct SubmissionContext {
+    /// Pipeline source name.
+    pub source: String,
+    /// The header.
+    pub header: HeaderInfo,
+    /// Input file name (no folder).
+    pub source_file: String,
+    /// Run id.
+    pub run_id: String,
+    /// Run start time.
+    pub loaded_at: DateTime<Utc>,
+}
+
+/// Parses an `xs:date` (`YYYY-MM-DD`, optionally with a time-zone suffix).
+pub fn parse_date(s: &str) -> Option<NaiveDate> {
+    let (date, rest) = if s.len() >= 10 && s.is_char_boundary(10) {
+        s.split_at(10)
+    } else {
+        return None;
+    };
+    let zone_ok = rest.is_empty()
+        || rest == "Z"
+        || (rest.len() == 6
+            && (rest.starts_with('+') || rest.starts_with('-'))
+            && rest.as_bytes()[3] == b':');
+    if !zone_ok || date.as_bytes()[4] != b'-' || date.as_bytes()[7] != b'-' {
+        return None;
+    }
+    NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()
+}
+
+/// Parses an `xs:boolean` as LA systems write it: true/false/1/0 in any case.
+pub fn parse_bool(s: &str) -> Option<bool> {
+    if s == "1" || s.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if s == "0" || s.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+fn days_since_epoch(d: NaiveDate) -> i32 {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    i32::try_from((d - epoch).num_days()).unwrap_or(i32::MIN)
+}
+
+fn age_on(birth: NaiveDate, on: NaiveDate) -> i32 {
+    let mut age = on.year() - birth.year();
+    if (on.month(), on.day()) < (birth.month(), birth.day()) {
+        age -= 1;
+    }
+    age
+}
+
+/// One problem found in an element.
+#[derive(Debug, Clone)]
+struct Problem {
+    reason: &'static str,
+    field: Option<String>,
+    raw: Option<String>,
+    pos: Position,
+    path: String,
+    message: String,
+}
+
+impl Problem {
+    fn on_element(reason: &'static str, el: &RawElement, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            field: None,
+            raw: None,
+            pos: el.pos,
+            path: el.path.clone(),
+            message: message.into(),
+        }
+    }
+
+    fn on_field(
+        reason: &'static str,
+        el: &RawElement,
+        field: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        let raw = el.field(field);
+        Self {
+            reason,
+            field: Some(field.to_owned()),
+            raw: raw.and_then(|f| f.value.clone()),
+            pos: raw.map_or(el.pos, |f| f.pos),
+            path: el.field_path(field),
+            message: message.into(),
+        }
+    }
+}
+
+/// A table in the SEN2 element tree.
+#[derive(Debug)]
+struct Node {
+    table: TableDef,
+    element: String,
+    max_per_parent: Option<usize>,
+    children: Vec<usize>,
+    known_leaves: HashSet<String>,
+    known_children: HashSet<String>,
+    /// Fields of primary-key columns: siblings must differ on them (placement rank, need rank).
+    sibling_key_fields: Vec<String>,
+}
+
+/// Conforms SEN2 returns: built once per run from the schema and the key.
+pub struct Sen2Conformer {
+    registry: Arc<SchemaRegistry>,
+    key: Arc<PseudonymisationKey>,
+    nodes: Vec<Node>,
+    root: usize,
+    severities: BTreeMap<String, Severity>,
+    batch_rows: usize,
+}
+
+impl std::fmt::Debug for Sen2Conformer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sen2Conformer")
+            .field("tables", &self.nodes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+const QUARANTINE_TABLE: &str = "quarantine/sen2_rejects";
+
+impl Sen2Conformer {
+    /// Builds the conformer from every table with a `[sen2]` mapping.
+    ///
+    /// # Errors
+    /// If `schemas/rules.toml` and the implemented rules disagree, the element tree is not a
+    /// tree with one `Person` root, or a derivation is used where it cannot work.
+    pub fn new(
+        registry: Arc<SchemaRegistry>,
+        key: Arc<PseudonymisationKey>,
+        batch_rows: usize,
+    ) -> Result<Self, ConformError> {
+        let declared: HashSet<&str> = registry.rules().iter().map(|r| r.id.as_str()).collect();
+        let implemented: HashSet<&str> = RULE_IDS.iter().copied().collect();
+        if let Some(missing) = implemented.difference(&declared).next() {
+            return Err(ConformError::Schema(format!(
+                "rules.toml does not declare rule `{missing}`, which the code implements"
+            )));
+        }
+        if let Some(extra) = declared.difference(&implemented).next() {
+            return Err(ConformError::Schema(format!(
+                "rules.toml declares rule `{extra}`, which no code implements"
+            )));
+        }
+        let severities = registry
+            .rules()
+            .iter()
+            .map(|r| (r.id.clone(), r.severity))
+            .collect();
+        if registry.table(QUARANTINE_TABLE).is_none() {
+            return Err(ConformError::Schema(format!(
+                "table `{QUARANTINE_TABLE}` is missing"
+            )));
+        }
+        let mut nodes: Vec<Node> = Vec::new();
+        for table in registry.tables() {
+            let Some(map) = &table.sen2 else { continue };
+            let mut known_leaves: HashSet<String> = map.consumes.iter().cloned().collect();
+            known_leaves.extend(table.columns.iter().filter_map(|c| c.field.clone()));
+            let sibling_key_fields = table
+                .primary_key
+                .iter()
+                .filter_map(|pk| table.column(pk).and_then(|c| c.field.clone()))
+                .collect();
+            nodes.push(Node {
+                table: table.clone(),
+                element: map.element.clone(),
+                max_per_parent: map.max_per_parent,
+                children: Vec::new(),
+                known_leaves,
+                known_children: HashSet::new(),
+                sibling_key_fields,
+            });
+        }
+        let mut root = None;
+        for i in 0..nodes.len() {
+            let parent = registry
+                .table(&nodes[i].table.name)
+                .and_then(|t| t.sen2.as_ref())
+                .and_then(|m| m.parent.clone());
+            match parent {
+                None if root.is_none() => root = Some(i),
+                None => {
+                    return Err(ConformError::Schema(
+                        "two SEN2 tables have no parent element".into(),
+                    ));
+                }
+                Some(p) => {
+                    let Some(pi) = nodes.iter().position(|n| n.element == p) else {
+                        // An intermediate element with no table of its own is not supported: each
+                        // level of the hierarchy is a table, as in the DfE module split.
+                        return Err(ConformError::Schema(format!(
+                            "table `{}` has parent element `{p}`, which no table maps",
+                            nodes[i].table.name
+                        )));
+                    };
+                    let child_element = nodes[i].element.clone();
+                    nodes[pi].children.push(i);
+                    nodes[pi].known_children.insert(child_element);
+                }
+            }
+        }
+        let root = root
+            .ok_or_else(|| ConformError::Schema("no SEN2 table maps the Person element".into()))?;
+        if nodes[root].element != "Person" {
+            return Err(ConformError::Schema(
+                "the root SEN2 table must map the Person element".into(),
+            ));
+        }
+        Ok(Self {
+            registry,
+            key,
+            nodes,
+            root,
+            severities,
+            batch_rows,
+        })
+    }
+
+    /// The registry the conformer was built from.
+    pub fn registry(&self) -> &Arc<SchemaRegistry> {
+        &self.registry
+    }
+
+    /// Names of the tables this conformer fills, parents before children.
+    pub fn table_names(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut stack = vec![self.root];
+        while let Some(i) = stack.pop() {
+            out.push(self.nodes[i].table.name.clone());
+            stack.extend(self.nodes[i].children.iter().rev());
+        }
+        out
+    }
+
+    /// Starts conforming one file.
+    pub fn start_file(&self, ctx: SubmissionContext) -> Result<FileConformer<'_>, ConformError> {
+        let quarantine_table = self.registry.table(QUARANTINE_TABLE).ok_or_else(|| {
+            ConformError::Schema(format!("table `{QUARANTINE_TABLE}` is missing"))
+        })?;
+        let quarantine = QuarantineRows::new(
+            quarantine_table,
+            &ctx.source,
+            &ctx.run_id,
+            ctx.loaded_at,
+            self.batch_rows,
+        )?;
+        Ok(FileConformer {
+            c: self,
+            rows: self
+                .nodes
+                .iter()
+                .map(|n| TableRows::new(&n.table, self.batch_rows))
+                .collect(),
+            quarantine,
+            stats: FileStats::default(),
+            new_keys: HashSet::new(),
+            ready: Vec::new(),
+            ctx,
+        })
+    }
+
+    fn severity(&self, rule: &str) -> Severity {
+        self.severities
+            .get(rule)
+            .copied()
+            .unwrap_or(Severity::Record)
+    }
+}
+
+/// Per-person context handed down the tree.
+#[derive(Debug, Clone, Default)]
+struct Ctx {
+    person_position: u64,
+    person_key: String,
+    key_basis: &'static str,
+    upn_valid: bool,
+    uln_valid: bool,
+    request_key: String,
+    request_seq: i32,
+    request_outcome: Option<String>,
+    request_outcome_date: Option<NaiveDate>,
+    plan_cease_date: Option<NaiveDate>,
+    assessment_outcome: Option<String>,
+    assessment_outcome_date: Option<NaiveDate>,
+}
+
+/// Conforms the persons of one file; rows are only staged by the caller, so a file that turns
+/// out to be bad can still be dropped whole.
+pub struct FileConformer<'a> {
+    c: &'a Sen2Conformer,
+    ctx: SubmissionContext,
+    rows: Vec<TableRows>,
+    quarantine: QuarantineRows,
+    stats: FileStats,
+    new_keys: HashSet<String>,
+    ready: Vec<(String, RecordBatch)>,
+}
+
+impl std::fmt::Debug for FileConformer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileConformer")
+            .field("file", &self.ctx.source_file)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What conforming a file produced, once it is finished.
+#[derive(Debug)]
+pub struct FileOutcome {
+    /// Remaining batches, by table name (quarantine included).
+    pub batches: Vec<(String, RecordBatch)>,
+    /// Counts.
+    pub stats: FileStats,
+    /// Person keys loaded from this file (for duplicate detection in later files of the same
+    /// submission).
+    pub person_keys: HashSet<String>,
+}
+
+impl FileConformer<'_> {
+    /// Counts so far.
+    pub fn stats(&self) -> &FileStats {
+        &self.stats
+    }
+
+    /// Batches that are full and ready to stage, by table name.
+    pub fn take_ready(&mut self) -> Vec<(String, RecordBatch)> {
+        std::mem::take(&mut self.ready)
+    }
+
+    /// Conforms one person. `seen` holds the person keys of earlier files of the same
+    /// submission.
+    ///
+    /// # Errors
+    /// Only on internal errors (a row that does not fit its schema); bad data never errors.
+    pub fn person(&mut self, person: &RawPerson, seen: &HashSet<String>) -> Result<(), ArrowError> {
+        let el = &person.element;
+        let root = self.c.root;
+        let mut ctx = Ctx {
+            person_position: person.index,
+            ..Ctx::default()
+        };
+        let mut record_problems = Vec::new();
+        let mut field_problems = Vec::new();
+
+        // Identifiers: validated before the columns because the key depends on them.
+        let la_ok = |la: &str| {
+            self.c
+                .registry
+                .code_list("la_code")
+                .is_some_and(|l| l.contains(la))
+        };
+        let mut upn = None;
+        if let Some(value) = el.value("UPN") {
+            match check_upn(value, la_ok) {
+                Ok(kind) => upn = Some((kind, value.to_owned())),
+                Err(e) => {
+                    let (reason, msg) = match e {
+                        UpnError::Format => (
+                            "UPN_FORMAT",
+                            "UPN is not 13 characters of the permanent or temporary form",
+                        ),
+                        UpnError::CheckLetter => (
+                            "UPN_CHECK_LETTER",
+                            "UPN check letter does not match characters 2-13",
+                        ),
+                        UpnError::LaRange => (
+                            "UPN_LA_RANGE",
+                            "UPN characters 2-4 are not a recognised LA code",
+                        ),
+                    };
+                    field_problems.push(Problem::on_field(reason, el, "UPN", msg));
+                }
+            }
+        }
+        let mut uln = None;
+        if let Some(value) = el.value("UniqueLearnerNumber") {
+            match check_uln(value) {
+                Ok(()) => uln = Some(value.to_owned()),
+                Err(UlnError::Format) => field_problems.push(Problem::on_field(
+                    "ULN_FORMAT",
+                    el,
+                    "UniqueLearnerNumber",
+                    "ULN is not 10 digits with a non-zero first digit",
+                )),
+                Err(UlnError::CheckDigit) => field_problems.push(Problem::on_field(
+                    "ULN_CHECK_DIGIT",
+                    el,
+                    "UniqueLearnerNumber",
+                    "ULN check digit is wrong",
+                )),
+            }
+        }
+        ctx.upn_valid = upn.is_some();
+        ctx.uln_valid = uln.is_some();
+        let birth = el.value("PersonBirthDate").and_then(parse_date);
+        let key = match (&upn, &uln) {
+            (Some((UpnKind::Permanent, u)), _) => Some(("upn", self.c.key.pseudonym("upn", u))),
+            (_, Some(u)) => Some(("uln", self.c.key.pseudonym("uln", u))),
+            (Some((UpnKind::Temporary, u)), None) => {
+                Some(("upn_temporary", self.c.key.pseudonym("upn", u)))
+            }
+            (None, None) => {
+                // Documented fallback (docs/privacy.md): all four parts must be present.
+                match (
+                    el.value("Forename"),
+                    el.value("Surname"),
+                    birth,
+                    el.value("PostCode"),
+                ) {
+                    (Some(f), Some(s), Some(b), Some(p)) => {
+                        let postcode: String = p
+                            .chars()
+                            .filter(|c| !c.is_whitespace())
+                            .collect::<String>()
+                            .to_uppercase();
+                        let material = format!(
+                            "{}\x1f{}\x1f{}\x1f{}",
+                            normalise_text(f),
+                            normalise_text(s),
+                            b.format("%Y-%m-%d"),
+                            postcode
+                        );
+                        Some(("fallback", self.c.key.pseudonym("fallback", &material)))
+                    }
+                    _ => None,
+                }
+            }
+        };
+        match key {
+            Some((basis, k)) => {
+                if seen.contains(&k) || self.new_keys.contains(&k) {
+                    record_problems.push(Problem::on_element("DUPLICATE_PERSON", el, "the same person already appeared in this submission; the first occurrence is loaded"));
+                }
+                ctx.key_basis = basis;
+                ctx.person_key = k;
+            }
+            None => record_problems.push(Problem::on_element(
+                "NO_IDENTIFIER",
+                el,
+                "no valid UPN or ULN, and forename, surname, birth date or postcode missing for the fallback key",
+            )),
+        }
+        if let Some(b) = birth {
+            let age = age_on(b, self.ctx.header.census_date);
+            if age > 25 {
+                record_problems.push(Problem::on_field(
+                    "AGE_OUT_OF_RANGE",
+                    el,
+                    "PersonBirthDate",
+                    format!("age on census day is {age}, over 25"),
+                ));
+            }
+        }
+        let accepted = self.process(root, el, &ctx, record_problems, field_problems)?;
+        if accepted {
+            self.new_keys.insert(ctx.person_key);
+        }
+        Ok(())
+    }
+
+    /// Finishes the file.
+    ///
+    /// # Errors
+    /// Only on internal errors.
+    pub fn finish(mut self) -> Result<FileOutcome, ArrowError> {
+        let mut batches = std::mem::take(&mut self.ready);
+        for (node, rows) in self.c.nodes.iter().zip(self.rows.iter_mut()) {
+            if let Some(b) = rows.take_batch()? {
+                batches.push((node.table.name.clone(), b));
+            }
+        }
+        if let Some(b) = self.quarantine.take_batch()? {
+            batches.push((QUARANTINE_TABLE.to_owned(), b));
+        }
+        Ok(FileOutcome {
+            batches,
+            stats: self.stats,
+            person_keys: self.new_keys,
+        })
+    }
+
+    fn severity_of(&self, reason: &str, required: bool) -> Severity {
+        match self.c.severity(reason) {
+            Severity::Field if required => Severity::Record,
+            s => s,
+        }
+    }
+
+    fn process(
+        &mut self,
+        node_idx: usize,
+        el: &RawElement,
+        ctx: &Ctx,
+        mut record_problems: Vec<Problem>,
+        pre_field_problems: Vec<Problem>,
+    ) -> Result<bool, ArrowError> {
+        let c = self.c;
+        let node = &c.nodes[node_idx];
+        self.stats.table(&node.table.name).read += 1;
+
+        // A single-valued element given twice is ambiguous: which one is right?
+        let mut fields_seen = HashSet::new();
+        for col in &node.table.columns {
+            if let Some(f) = &col.field
+                && fields_seen.insert(f.as_str())
+                && el.fields_named(f).nth(1).is_some()
+            {
+                record_problems.push(Problem::on_field(
+                    "DUPLICATE_ELEMENT",
+                    el,
+                    f,
+                    format!("element {f} appears more than once"),
+                ));
+            }
+        }
+
+        let mut field_problems: Vec<Problem> = Vec::new();
+        // Warnings count only for records that load: a quarantined record is reported once.
+        let mut warnings: Vec<&'static str> = Vec::new();
+        let add_field_problem = |p: Problem, list: &mut Vec<Problem>| {
+            if !list
+                .iter()
+                .any(|q| q.reason == p.reason && q.field == p.field)
+            {
+                list.push(p);
+            }
+        };
+        for p in pre_field_problems {
+            match self.severity_of(p.reason, false) {
+                Severity::Record | Severity::File => record_problems.push(p),
+                Severity::Field => add_field_problem(p, &mut field_problems),
+                Severity::Warn => warnings.push(p.reason),
+            }
+        }
+        let mut values = Vec::with_capacity(node.table.columns.len());
+        for col in &node.table.columns {
+            match self.column_value(col, el, ctx) {
+                Ok(v) => values.push(v),
+                Err(p) => {
+                    values.push(Value::Null);
+                    match self.severity_of(p.reason, col.required) {
+                        Severity::Record | Severity::File => {
+                            if !record_problems
+                                .iter()
+                                .any(|q| q.reason == p.reason && q.field == p.field)
+                            {
+                                record_problems.push(p);
+                            }
+                        }
+                        Severity::Field => add_field_problem(p, &mut field_problems),
+                        Severity::Warn => warnings.push(p.reason),
+                    }
+                }
+            }
+        }
+        let valid = |field: &str| {
+            el.value(field).is_some()
+                && !field_problems
+                    .iter()
+                    .any(|p| p.field.as_deref() == Some(field))
+        };
+        for (problem, severity) in
+            element_rules(&node.element, el, ctx, self.ctx.header.census_date, &valid)
+        {
+            let severity = severity.unwrap_or_else(|| self.c.severity(problem.reason));
+            match severity {
+                Severity::Record | Severity::File => record_problems.push(problem),
+                Severity::Field => {
+                    // Null every column read from the rejected field.
+                    for (col, v) in node.table.columns.iter().zip(values.iter_mut()) {
+                        if col.field.as_deref() == problem.field.as_deref() {
+                            *v = if col.nullable { Value::Null } else { v.clone() };
+                        }
+                    }
+                    field_problems.push(problem);
+                }
+                Severity::Warn => warnings.push(problem.reason),
+            }
+        }
+        for f in &el.fields {
+            if !node.known_leaves.contains(&f.name) {
+                warnings.push("UNKNOWN_ELEMENT");
+            }
+        }
+        for ch in &el.children {
+            if !node.known_children.contains(&ch.name) {
+                warnings.push("UNKNOWN_ELEMENT");
+            }
+        }
+
+        if let Some(first) = record_problems.first() {
+            let mut message = first.message.clone();
+            if record_problems.len() > 1 {
+                let others: Vec<&str> = record_problems[1..].iter().map(|p| p.reason).collect();
+                message.push_str(&format!(" (also: {})", others.join(", ")));
+            }
+            let reject = Reject {
+                level: RejectLevel::Record,
+                table: Some(node.table.name.clone()),
+                person_position: Some(ctx.person_position),
+                element_path: first.path.clone(),
+                line: Some(first.pos.line),
+                column: Some(first.pos.column),
+                reason: first.reason.to_owned(),
+                field: first.field.clone(),
+                raw_value: first.raw.clone(),
+                raw_record: Some(raw_record_json(el)),
+                message,
+                submission_id: Some(self.ctx.header.submission_id()),
+                source_file: self.ctx.source_file.clone(),
+            };
+            let reason = first.reason;
+            self.stats.table(&node.table.name).quarantine(reason);
+            self.quarantine.push(&reject)?;
+            self.cascade(node_idx, el, ctx)?;
+            self.flush_quarantine()?;
+            return Ok(false);
+        }
+
+        for p in &field_problems {
+            self.stats.field_reject(p.reason);
+            let reject = Reject {
+                level: RejectLevel::Field,
+                table: Some(node.table.name.clone()),
+                person_position: Some(ctx.person_position),
+                element_path: p.path.clone(),
+                line: Some(p.pos.line),
+                column: Some(p.pos.column),
+                reason: p.reason.to_owned(),
+                field: p.field.clone(),
+                raw_value: p.raw.clone(),
+                raw_record: None,
+                message: p.message.clone(),
+                submission_id: Some(self.ctx.header.submission_id()),
+                source_file: self.ctx.source_file.clone(),
+            };
+            self.quarantine.push(&reject)?;
+        }
+        self.rows[node_idx].push(&values)?;
+        self.stats.table(&node.table.name).loaded += 1;
+        for w in warnings {
+            self.stats.warn(w);
+        }
+        if self.rows[node_idx].is_full()
+            && let Some(batch) = self.rows[node_idx].take_batch()?
+        {
+            self.ready.push((node.table.name.clone(), batch));
+        }
+        self.flush_quarantine()?;
+
+        for &child in &node.children {
+            let child_node = &c.nodes[child];
+            let elems: Vec<&RawElement> = el.children_named(&child_node.element).collect();
+            let forced = sibling_rules(child_node, &elems);
+            for (i, (e, forced)) in elems.into_iter().zip(forced).enumerate() {
+                let child_ctx = self.child_ctx(&child_node.element, e, ctx, i);
+                self.process(
+                    child,
+                    e,
+                    &child_ctx,
+                    forced.into_iter().collect(),
+                    Vec::new(),
+                )?;
+            }
+        }
+        Ok(true)
+    }
+
+    fn flush_quarantine(&mut self) -> Result<(), ArrowError> {
+        if self.quarantine.is_full()
+            && let Some(b) = self.quarantine.take_batch()?
+        {
+            self.ready.push((QUARANTINE_TABLE.to_owned(), b));
+        }
+        Ok(())
+    }
+
+    /// Quarantines every descendant of a rejected element, each with its own entry.
+    fn cascade(&mut self, node_idx: usize, el: &RawElement, ctx: &Ctx) -> Result<(), ArrowError> {
+        let children = self.c.nodes[node_idx].children.clone();
+        for child in children {
+            let element = self.c.nodes[child].element.clone();
+            let table = self.c.nodes[child].table.name.clone();
+            for e in el.children_named(&element) {
+                self.stats.table(&table).read += 1;
+                self.stats.table(&table).quarantine("PARENT_REJECTED");
+                self.quarantine.push(&Reject {
+                    level: RejectLevel::Record,
+                    table: Some(table.clone()),
+                    person_position: Some(ctx.person_position),
+                    element_path: e.path.clone(),
+                    line: Some(e.pos.line),
+                    column: Some(e.pos.column),
+                    reason: "PARENT_REJECTED".into(),
+                    field: None,
+                    raw_value: None,
+                    raw_record: Some(raw_record_json(e)),
+                    message: format!("quarantined with its parent {}", el.name),
+                    submission_id: Some(self.ctx.header.submission_id()),
+                    source_file: self.ctx.source_file.clone(),
+                })?;
+                self.cascade(child, e, ctx)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn child_ctx(&self, element: &str, el: &RawElement, parent: &Ctx, index: usize) -> Ctx {
+        let mut ctx = parent.clone();
+        match element {
+            "Requests" => {
+                ctx.request_seq = i32::try_from(index + 1).unwrap_or(i32::MAX);
+                ctx.request_key = digest_hex(
+                    &[
+                        &self.ctx.header.submission_id(),
+                        &parent.person_key,
+                        &ctx.request_seq.to_string(),
+                    ],
+                    32,
+                );
+                ctx.request_outcome = el.value("RequestOutcome").map(str::to_owned);
+                ctx.request_outcome_date = el.value("RequestOutcomeDate").and_then(parse_date);
+                ctx.plan_cease_date = el
+                    .child("Assessment")
+                    .and_then(|a| a.child("NamedPlan"))
+                    .and_then(|p| p.value("CeaseDate"))
+                    .and_then(parse_date);
+            }
+            "Assessment" => {
+                ctx.assessment_outcome = el.value("AssessmentOutcome").map(str::to_owned);
+                ctx.assessment_outcome_date =
+                    el.value("AssessmentOutcomeDate").and_then(parse_date);
+            }
+            _ => {}
+        }
+        ctx
+    }
+
+    fn column_value(&self, col: &ColumnDef, el: &RawElement, ctx: &Ctx) -> Result<Value, Problem> {
+        let h = &self.ctx;
+        match col.derive {
+            Some(Derive::PersonKey) => return Ok(Value::Utf8(ctx.person_key.clone())),
+            Some(Derive::PersonKeyBasis) => return Ok(Value::Utf8(ctx.key_basis.to_owned())),
+            Some(Derive::RequestKey) => return Ok(Value::Utf8(ctx.request_key.clone())),
+            Some(Derive::RequestSeq) => return Ok(Value::Int32(ctx.request_seq)),
+            Some(Derive::LineageSource) => return Ok(Value::Utf8(h.source.clone())),
+            Some(Derive::LineageSubmissionId) => return Ok(Value::Utf8(h.header.submission_id())),
+            Some(Derive::LineageLaCode) => return Ok(Value::Utf8(h.header.la_code.clone())),
+            Some(Derive::LineageCollectionYear) => {
+                return Ok(Value::Int32(h.header.collection_year));
+            }
+            Some(Derive::LineageSourceFile) => return Ok(Value::Utf8(h.source_file.clone())),
+            Some(Derive::LineageRunId) => return Ok(Value::Utf8(h.run_id.clone())),
+            Some(Derive::LineageLoadedAt) => {
+                return Ok(Value::TimestampUs(h.loaded_at.timestamp_micros()));
+            }
+            Some(Derive::SettingBasis) => {
+                let basis = if valid_digits(el.value("URN"), 6) {
+                    "urn"
+                } else if valid_digits(el.value("UKPRN"), 8) {
+                    "ukprn"
+                } else {
+                    "sen_setting"
+                };
+                return Ok(Value::Utf8(basis.into()));
+            }
+            Some(Derive::ValidPresent) => {
+                let ok = match col.field.as_deref() {
+                    Some("UPN") => ctx.upn_valid,
+                    Some("UniqueLearnerNumber") => ctx.uln_valid,
+                    Some(f) => el.value(f).is_some(),
+                    None => false,
+                };
+                return Ok(Value::Bool(ok));
+            }
+            Some(Derive::Present) => {
+                return Ok(Value::Bool(
+                    col.field.as_deref().and_then(|f| el.value(f)).is_some(),
+                ));
+            }
+            Some(Derive::Reject) => return Ok(Value::Null),
+            Some(
+                Derive::CodeMainGroup
+                | Derive::MonthStart
+                | Derive::AgeAtCensus
+                | Derive::PostcodeDistrict,
+            )
+            | None => {}
+        }
+        let Some(field) = col.field.as_deref() else {
+            return Ok(Value::Null);
+        };
+        let Some(raw) = el.value(field) else {
+            if col.required {
+                return Err(Problem::on_field(
+                    "MISSING_REQUIRED_FIELD",
+                    el,
+                    field,
+                    format!("mandatory element {field} is missing or empty"),
+                ));
+            }
+            return Ok(Value::Null);
+        };
+        let census = h.header.census_date;
+        let date = |raw: &str| -> Result<NaiveDate, Problem> {
+            let d = parse_date(raw).ok_or_else(|| {
+                Problem::on_field(
+                    "INVALID_DATE",
+                    el,
+                    field,
+                    format!("{field} is not a valid YYYY-MM-DD date"),
+                )
+            })?;
+            if d > census && !col.allow_after_census {
+                return Err(Problem::on_field(
+                    "DATE_AFTER_CENSUS",
+                    el,
+                    field,
+                    format!("{field} is after the census reference date"),
+                ));
+            }
+            Ok(d)
+        };
+        let code = |raw: &str| -> Result<String, Problem> {
+            let Some(list) = col
+                .code_list
+                .as_deref()
+                .and_then(|l| self.c.registry.code_list(l))
+            else {
+                return Ok(raw.to_owned());
+            };
+            if list.contains(raw) {
+                return Ok(raw.to_owned());
+            }
+            let upper = raw.to_ascii_uppercase();
+            if list.contains(&upper) {
+                return Ok(upper);
+            }
+            Err(Problem::on_field(
+                "CODE_NOT_IN_LIST",
+                el,
+                field,
+                format!("{field} is not in code list {}", list.name),
+            ))
+        };
+        match col.derive {
+            Some(Derive::CodeMainGroup) => {
+                let c = code(raw)?;
+                let list = col
+                    .code_list
+                    .as_deref()
+                    .and_then(|l| self.c.registry.code_list(l));
+                return Ok(Value::Utf8(
+                    list.and_then(|l| l.main_group(&c)).unwrap_or(&c).to_owned(),
+                ));
+            }
+            Some(Derive::MonthStart) => {
+                let d = date(raw)?;
+                return Ok(Value::Date32(days_since_epoch(d.with_day(1).unwrap_or(d))));
+            }
+            Some(Derive::AgeAtCensus) => return Ok(Value::Int32(age_on(date(raw)?, census))),
+            Some(Derive::PostcodeDistrict) => {
+                return postcode_district(raw).map(Value::Utf8).ok_or_else(|| {
+                    Problem::on_field(
+                        "POSTCODE_FORMAT",
+                        el,
+                        field,
+                        format!("{field} is not a well-formed UK postcode"),
+                    )
+                });
+            }
+            _ => {}
+        }
+        match col.data_type {
+            ColumnType::Utf8 => {
+                if let Some(n) = col.digits
+                    && !valid_digits(Some(raw), usize::from(n))
+                {
+                    return Err(Problem::on_field(
+                        "INVALID_FORMAT",
+                        el,
+                        field,
+                        format!("{field} must be exactly {n} digits"),
+                    ));
+                }
+                code(raw).map(Value::Utf8)
+            }
+            ColumnType::Int32 => {
+                let n: i32 = raw.parse().map_err(|_| {
+                    Problem::on_field(
+                        "INVALID_NUMBER",
+                        el,
+                        field,
+                        format!("{field} is not a whole number"),
+                    )
+                })?;
+                code(&n.to_string())?;
+                Ok(Value::Int32(n))
+            }
+            ColumnType::Int64 => raw.parse().map(Value::Int64).map_err(|_| {
+                Problem::on_field(
+                    "INVALID_NUMBER",
+                    el,
+                    field,
+                    format!("{field} is not a whole number"),
+                )
+            }),
+            ColumnType::Float64 => raw.parse().map(Value::Float64).map_err(|_| {
+                Problem::on_field(
+                    "INVALID_NUMBER",
+                    el,
+                    field,
+                    format!("{field} is not a number"),
+                )
+            }),
+            ColumnType::Bool => parse_bool(raw).map(Value::Bool).ok_or_else(|| {
+                Problem::on_field(
+                    "INVALID_BOOLEAN",
+                    el,
+                    field,
+                    format!("{field} is not true/false/1/0"),
+                )
+            }),
+            ColumnType::Date32 => date(raw).map(|d| Value::Date32(days_since_epoch(d))),
+            ColumnType::TimestampUsUtc => Err(Problem::on_field(
+                "INVALID_DATE",
+                el,
+                field,
+                "timestamps are not read from SEN2",
+            )),
+        }
+    }
+}
+
+fn valid_digits(v: Option<&str>, n: usize) -> bool {
+    v.is_some_and(|s| s.len() == n && s.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The element's own leaf values as a JSON object, for the secure quarantine only.
+fn raw_record_json(el: &RawElement) -> String {
+    let map: serde_json::Map<String, serde_json::Value> = el
+        .fields
+        .iter()
+        .map(|f| {
+            (
+                f.name.clone(),
+                f.value
+                    .clone()
+                    .map_or(serde_json::Value::Null, serde_json::Value::String),
+            )
+        })
+        .collect();
+    serde_json::Value::Object(map).to_string()
+}
+
+/// Rules across siblings: cardinality, unique ranks, and the need-rank rules.
+fn sibling_rules(node: &Node, elems: &[&RawElement]) -> Vec<Option<Problem>> {
+    let mut forced: Vec<Option<Problem>> = vec![None; elems.len()];
+    if let Some(max) = node.max_per_parent {
+        for (i, e) in elems.iter().enumerate().skip(max) {
+            forced[i] = Some(Problem::on_element(
+                "CARDINALITY",
+                e,
+                format!("more than {max} {} elements in one parent", node.element),
+            ));
+        }
+    }
+    if !node.sibling_key_fields.is_empty() {
+        let mut keys = HashSet::new();
+        for (i, e) in elems.iter().enumerate() {
+            if forced[i].is_some() {
+                continue;
+            }
+            let key: Vec<Option<&str>> =
+                node.sibling_key_fields.iter().map(|f| e.value(f)).collect();
+            if key.iter().all(Option::is_some) && !keys.insert(key) {
+                forced[i] = Some(Problem::on_element(
+                    "DUPLICATE_RANK",
+                    e,
+                    format!(
+                        "another {} in the same parent has the same rank",
+                        node.element
+                    ),
+                ));
+            }
+        }
+    }
+    if node.element == "SENneed" {
+        let live: Vec<usize> = (0..elems.len()).filter(|&i| forced[i].is_none()).collect();
+        let primaries: Vec<usize> = live
+            .iter()
+            .copied()
+            .filter(|&i| elems[i].value("SENtypeRank") == Some("1"))
+            .collect();
+        if !live.is_empty() && primaries.len() != 1 {
+            for &i in &live {
+                forced[i] = Some(Problem::on_element(
+                    "NEED_PRIMARY",
+                    elems[i],
+                    format!(
+                        "the active plan has {} needs with rank 1, not exactly one",
+                        primaries.len()
+                    ),
+                ));
+            }
+        } else if let Some(&p) = primaries.first() {
+            let primary_type = elems[p].value("SENtype");
+            for &i in &live {
+                if i != p
+                    && elems[i].value("SENtype").is_some()
+                    && elems[i].value("SENtype") == primary_type
+                {
+                    forced[i] = Some(Problem::on_field(
+                        "NEED_DUPLICATE_TYPE",
+                        elems[i],
+                        "SENtype",
+                        "the secondary need repeats the primary need's type",
+                    ));
+                }
+            }
+        }
+    }
+    forced
+}
+
+/// Cross-field rules of reference §1.6, by element. A `Some` severity overrides the rule file
+/// (used where a rule is only a warning in one direction).
+fn element_rules(
+    element: &str,
+    el: &RawElement,
+    ctx: &Ctx,
+    census: NaiveDate,
+    valid: &dyn Fn(&str) -> bool,
+) -> Vec<(Problem, Option<Severity>)> {
+    let date = |f: &str| el.value(f).and_then(parse_date);
+    let mut out = Vec::new();
+    let outcome_in =
+        |o: &Option<String>, set: &[&str]| o.as_deref().is_some_and(|o| set.contains(&o));
+    match element {
+        "Requests" => {
+            if let (Some(received), Some(decided)) =
+                (date("ReceivedDate"), date("RequestOutcomeDate"))
+                && decided < received
+            {
+                out.push((
+                    Problem::on_field(
+                        "REQUEST_DATE_ORDER",
+                        el,
+                        "RequestOutcomeDate",
+                        "RequestOutcomeDate is before ReceivedDate",
+                    ),
+                    None,
+                ));
+            }
+            if matches!(el.value("RequestOutcome"), Some("Y" | "H"))
+                && el.child("Assessment").is_none()
+            {
+                out.push((
+                    Problem::on_element(
+                        "ASSESSMENT_MISSING",
+                        el,
+                        "the request was agreed but has no Assessment",
+                    ),
+                    None,
+                ));
+            }
+        }
+        "Assessment" => {
+            if outcome_in(&ctx.request_outcome, &["N", "W", "A"]) {
+                out.push((
+                    Problem::on_element(
+                        "ASSESSMENT_UNEXPECTED",
+                        el,
+                        format!(
+                            "an Assessment under a request with outcome {}",
+                            ctx.request_outcome.as_deref().unwrap_or("")
+                        ),
+                    ),
+                    None,
+                ));
+            }
+            if let (Some(decided), Some(request_decided)) =
+                (date("AssessmentOutcomeDate"), ctx.request_outcome_date)
+                && decided < request_decided
+            {
+                out.push((
+                    Problem::on_field(
+                        "ASSESSMENT_DATE_ORDER",
+                        el,
+                        "AssessmentOutcomeDate",
+                        "AssessmentOutcomeDate is before RequestOutcomeDate",
+                    ),
+                    None,
+                ));
+            }
+            if matches!(el.value("AssessmentOutcome"), Some("Y" | "H"))
+                && el.child("NamedPlan").is_none()
+            {
+                out.push((
+                    Problem::on_element(
+                        "PLAN_MISSING",
+                        el,
+                        "the assessment decided to issue a plan but has no NamedPlan",
+                    ),
+                    None,
+                ));
+            }
+        }
+        "NamedPlan" => {
+            if outcome_in(&ctx.assessment_outcome, &["N", "W", "A"]) {
+                out.push((
+                    Problem::on_element(
+                        "PLAN_UNEXPECTED",
+                        el,
+                        format!(
+                            "a NamedPlan under an assessment with outcome {}",
+                            ctx.assessment_outcome.as_deref().unwrap_or("")
+                        ),
+                    ),
+                    None,
+                ));
+            }
+            let start = date("StartDate");
+            if ctx.assessment_outcome.as_deref() != Some("H")
+                && let (Some(start), Some(decided)) = (start, ctx.assessment_outcome_date)
+                && start < decided
+            {
+                out.push((
+                    Problem::on_field(
+                        "PLAN_DATE_ORDER",
+                        el,
+                        "StartDate",
+                        "StartDate is before AssessmentOutcomeDate",
+                    ),
+                    None,
+                ));
+            }
+            if let (Some(start), Some(ceased)) = (start, date("CeaseDate"))
+                && ceased < start
+            {
+                out.push((
+                    Problem::on_field(
+                        "CEASE_DATE_ORDER",
+                        el,
+                        "CeaseDate",
+                        "CeaseDate is before StartDate",
+                    ),
+                    None,
+                ));
+            }
+            match (
+                el.value("CeaseDate").is_some(),
+                el.value("CeaseReason").is_some(),
+            ) {
+                (true, false) => out.push((
+                    Problem::on_field(
+                        "CEASE_REASON_PAIRING",
+                        el,
+                        "CeaseDate",
+                        "CeaseDate is given without CeaseReason",
+                    ),
+                    None,
+                )),
+                (false, true) => out.push((
+                    Problem::on_field(
+                        "CEASE_REASON_PAIRING",
+                        el,
+                        "CeaseReason",
+                        "CeaseReason is given without CeaseDate",
+                    ),
+                    None,
+                )),
+                _ => {}
+            }
+        }
+        "PlanDetail" | "PlacementDetail" => {
+            if !(valid("URN") || valid("UKPRN") || valid("SENSetting")) {
+                out.push((
+                    Problem::on_element(
+                        "SETTING_MISSING",
+                        el,
+                        "no valid URN, UKPRN or SENSetting identifies the setting",
+                    ),
+                    None,
+                ));
+            }
+            if let (Some(entry), Some(leaving)) = (date("EntryDate"), date("LeavingDate"))
+                && leaving < entry
+            {
+                out.push((
+                    Problem::on_field(
+                        "PLACEMENT_DATE_ORDER",
+                        el,
+                        "LeavingDate",
+                        "LeavingDate is before EntryDate",
+                    ),
+                    None,
+                ));
+            }
+        }
+        "ActivePlans" => {
+            if let Some(ceased) = ctx.plan_cease_date
+                && ceased <= census
+            {
+                out.push((Problem::on_element("ACTIVE_PLAN_AFTER_CEASE", el, "ActivePlans is present but the request's plan ceased on or before census day"), None));
+            }
+            if el.value("ReviewOutcome").is_some() && el.value("ReviewMeeting").is_none() {
+                out.push((
+                    Problem::on_field(
+                        "REVIEW_OUTCOME_WITHOUT_MEETING",
+                        el,
+                        "ReviewOutcome",
+                        "ReviewOutcome is given without a ReviewMeeting date",
+                    ),
+                    None,
+                ));
+            }
+            if let (Some(meeting), Some(decision)) = (date("ReviewMeeting"), date("LastReview"))
+                && decision < meeting
+            {
+                out.push((
+                    Problem::on_field(
+                        "REVIEW_DECISION_BEFORE_MEETING",
+                        el,
+                        "LastReview",
+                        "LastReview is before ReviewMeeting",
+                    ),
+                    None,
+                ));
+            }
+        }
+        _ => {}
+    }
+    out
+}

@@ -1,0 +1,113 @@
+//! No names, full birth dates, full postcodes or raw identifiers reach the restricted tables.
+
+use std::collections::HashSet;
+
+use arrow_array::{Array, Date32Array, StringArray};
+use sendlake_extract::{RawElement, Sen2Item, Sen2Reader};
+
+use crate::support::*;
+
+fn collect_identifiers(el: &RawElement, out: &mut HashSet<String>) {
+    for f in &el.fields {
+        if matches!(
+            f.name.as_str(),
+            "UPN" | "UniqueLearnerNumber" | "Surname" | "Forename" | "PostCode" | "PersonBirthDate"
+        ) && let Some(v) = &f.value
+        {
+            out.insert(v.clone());
+            out.insert(v.replace(' ', ""));
+        }
+    }
+    for c in &el.children {
+        collect_identifiers(c, out);
+    }
+}
+
+#[test]
+fn restricted_tables_hold_no_identifiers_from_the_input() {
+    let ws = Workspace::new();
+    let cfg = sendlake_sim::Sen2SimConfig {
+        las: 2,
+        persons_per_la: 150,
+        seed: 9,
+        ..Default::default()
+    };
+    sendlake_sim::write_sen2_returns(&cfg, &ws.inputs("sen2")).unwrap();
+    ws.write_input(
+        "sen2",
+        "mock.xml",
+        std::fs::read(fixture("sen2/SEN2-2024-mockup.xml")).unwrap(),
+    );
+    ws.run(&ws.pipeline(&["sen2"]));
+
+    let mut secrets = HashSet::new();
+    for f in std::fs::read_dir(ws.inputs("sen2")).unwrap() {
+        let path = f.unwrap().path();
+        if path.extension().is_some_and(|e| e == "xml") {
+            for item in Sen2Reader::open(&path).unwrap() {
+                if let Ok(Sen2Item::Person(p)) = item {
+                    collect_identifiers(&p.element, &mut secrets);
+                }
+            }
+        }
+    }
+    assert!(secrets.len() > 1000, "the scan needs something to look for");
+    let registry = sendlake_schema::SchemaRegistry::embedded().unwrap();
+    for table in registry
+        .tables()
+        .iter()
+        .filter(|t| t.zone == sendlake_schema::Zone::Restricted)
+    {
+        for batch in ws.read("restricted", &table.name) {
+            for (i, field) in batch.schema().fields().iter().enumerate() {
+                if let Some(a) = batch.column(i).as_any().downcast_ref::<StringArray>() {
+                    for v in a.iter().flatten() {
+                        assert!(
+                            !secrets.contains(v),
+                            "{}.{} holds an input identifier",
+                            table.name,
+                            field.name()
+                        );
+                    }
+                }
+                if field.name() == "birth_month" {
+                    let a = batch
+                        .column(i)
+                        .as_any()
+                        .downcast_ref::<Date32Array>()
+                        .unwrap();
+                    for d in a.iter().flatten() {
+                        let date =
+                            chrono::NaiveDate::from_num_days_from_ce_opt(d + 719_163).unwrap();
+                        assert_eq!(
+                            chrono::Datelike::day(&date),
+                            1,
+                            "birth dates are degraded to the month"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_run_without_a_key_refuses_to_start() {
+    let ws = Workspace::new();
+    let text = "[pipeline]\nname='t'\n[store]\nurl='lake'\n[privacy]\nkey_env='SENDLAKE_TEST_KEY_THAT_IS_NEVER_SET'\n[[sources]]\ntype='sen2_xml'\nname='s'\npath='.'\n";
+    let p = ws.dir.path().join("p.toml");
+    std::fs::write(&p, text).unwrap();
+    let err = ws
+        .run_with(&p, sendlake_pipeline::RunOptions::default())
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    assert!(
+        err.to_string()
+            .contains("SENDLAKE_TEST_KEY_THAT_IS_NEVER_SET"),
+        "{err}"
+    );
+    assert!(
+        !ws.lake().join("restricted").exists(),
+        "nothing may be written without a key"
+    );
+}

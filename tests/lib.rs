@@ -1,0 +1,1 @@
+//! Shared helpers for sendlake's end-to-end tests (`tests/it`).
