@@ -218,7 +218,8 @@ impl<R: Read> PosReader<R> {
     pub(crate) fn mark_event(&mut self) {
         self.event_start = self.consumed();
         self.event_pos = None;
-        self.update_end();
+        // `end` is not moved here: the old limit came from an earlier event start, so it is
+        // lower than the new one, never higher; `fill_buf` raises it when it is reached.
     }
 
     /// Whether the last failure came from the per-event cap.

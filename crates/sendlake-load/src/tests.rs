@@ -429,6 +429,8 @@ async fn staged_rows_outside_the_replace_predicate_fail_and_change_nothing() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("failed validation"), "{err}");
+    // The writer aborted: no orphan data file next to the original one.
+    assert_eq!(data_files(&local_path(&uri)).len(), 1);
     assert_eq!(table_version(&uri).await.unwrap(), Some(0));
     assert_eq!(count_rows(&uri).await.unwrap(), 5);
 

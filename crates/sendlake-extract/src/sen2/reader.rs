@@ -5,10 +5,12 @@
 //! [`RawElement`] tree, deciding leaf or container when an element gets its first child or
 //! closes. Outside an item, anything unexpected is skipped without being stored.
 //!
-//! Allocation per event is avoided where it is easy: one event buffer and one text buffer
-//! are reused for the whole file, and container paths are built once per container (a leaf's
-//! path is never built unless asked for, see [`RawElement::field_path`]). What remains is
-//! the `String`s the public tree owns: a name and a value per leaf.
+//! Work per event is kept small because a national file has tens of millions of events: one
+//! event buffer and one text buffer are reused for the whole file; each distinct element name
+//! is validated once (`NameCache`); container paths are built once per container and a
+//! leaf's path never (see [`RawElement::field_path`]); positions are computed only for the
+//! events that keep or report one; vectors are sized from the previous element of the same
+//! name. What remains per leaf is what the public tree owns: a `String` name and value.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -1078,10 +1080,11 @@ fn element_name<'a>(e: &'a BytesStart<'_>, pos: Position) -> Result<&'a str, Sen
     };
     let local = utf8(e.local_name().into_inner(), pos)?;
     if !valid || local.is_empty() {
-        let shown = String::from_utf8_lossy(qname);
+        // The bad "name" is usually part of a value (a `<` in the text), so it is not quoted.
         return Err(malformed(
             pos,
-            format!("`<{shown}` does not start a valid element name"),
+            "`<` is not followed by a valid element name (a `<` inside a value must be \
+             written `&lt;`)",
         ));
     }
     Ok(local)

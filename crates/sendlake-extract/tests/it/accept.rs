@@ -3,7 +3,8 @@
 use sendlake_extract::{Position, Sen2Item};
 
 use crate::{
-    assert_positions, headers, items, only_person, person_doc, persons, run, run_trickle, skipped,
+    Lines, assert_positions, assert_positions_in, headers, items, only_person, person_doc, persons,
+    run, run_trickle, skipped,
 };
 
 fn pos(line: u32, column: u32) -> Position {
@@ -338,4 +339,34 @@ fn progress_is_reported_in_bytes() {
     assert!(after_first > 0 && after_first < xml.len() as u64);
     assert!(reader.by_ref().all(|r| r.is_ok()));
     assert_eq!(reader.bytes_read(), xml.len() as u64);
+}
+
+#[test]
+fn positions_stay_right_across_read_buffer_boundaries() {
+    // ~600 KB: every 64 KiB read boundary falls somewhere inside a tag, a value or a
+    // multi-byte character, and each person's elements must still point at their tags.
+    let mut xml = String::from("<Message>\r\n<Persons>\r\n");
+    for i in 0..4000 {
+        let pad = " ".repeat(i % 7);
+        xml.push_str(&format!(
+            "{pad}<Person>\r\n\t<Surname>Zoë-{i}</Surname>{pad}<Forename>Łukasz 😀</Forename>\r\n\
+             \t<Requests><RYA>{i}</RYA>\r\n\t\t<Assessment/></Requests>\r\n</Person>\r\n"
+        ));
+    }
+    xml.push_str("</Persons>\r\n</Message>");
+    assert!(xml.len() > 500_000);
+    let all = items(&xml);
+    let ps = persons(&all);
+    assert_eq!(ps.len(), 4000);
+    let lines = Lines::new(&xml);
+    for p in &ps {
+        assert_positions_in(&lines, &p.element);
+    }
+    let last = &ps[3999].element;
+    assert_eq!(last.value("Surname"), Some("Zoë-3999"));
+    assert_eq!(
+        last.pos.line,
+        3 + 3999 * 5,
+        "5 lines per person after 2 lines"
+    );
 }

@@ -123,49 +123,75 @@ pub fn only_person(xml: &str) -> RawElement {
     ps[0].element.clone()
 }
 
-/// Byte offset of a [`Position`] in `text` (after a BOM), to check that positions point at
-/// the right `<`.
-pub fn offset_of(text: &str, pos: Position) -> usize {
-    let body = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let skip = text.len() - body.len();
-    let mut line_start = 0;
-    for _ in 1..pos.line {
-        line_start += body[line_start..].find('\n').unwrap() + 1;
-    }
-    let col_bytes: usize = body[line_start..]
-        .chars()
-        .take(pos.column as usize - 1)
-        .map(char::len_utf8)
-        .sum();
-    skip + line_start + col_bytes
+/// Maps [`Position`]s back to byte offsets, to check that positions point at the right `<`.
+pub struct Lines<'a> {
+    text: &'a str,
+    /// Byte offset of each line start (after a BOM).
+    starts: Vec<usize>,
 }
 
-/// Asserts that every node of `el` has a position pointing at `<name` in `text`.
+impl<'a> Lines<'a> {
+    pub fn new(text: &'a str) -> Self {
+        let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
+        let mut starts = vec![bom];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Self { text, starts }
+    }
+
+    pub fn offset(&self, pos: Position) -> usize {
+        let start = self.starts[pos.line as usize - 1];
+        let col: usize = self.text[start..]
+            .chars()
+            .take(pos.column as usize - 1)
+            .map(char::len_utf8)
+            .sum();
+        start + col
+    }
+
+    fn at(&self, pos: Position) -> &'a str {
+        let at = self.offset(pos);
+        &self.text[at..]
+    }
+}
+
+/// Asserts that every node of `el` has a position pointing at `<name` (or `<prefix:name`).
 #[track_caller]
 pub fn assert_positions(text: &str, el: &RawElement) {
-    let at = offset_of(text, el.pos);
+    assert_positions_in(&Lines::new(text), el);
+}
+
+#[track_caller]
+pub fn assert_positions_in(lines: &Lines<'_>, el: &RawElement) {
+    let points_at = |rest: &str, name: &str| {
+        let tag = rest.strip_prefix('<').unwrap_or("");
+        let local = tag
+            .split_once(':')
+            .filter(|(p, _)| !p.contains('>'))
+            .map_or(tag, |(_, l)| l);
+        local.starts_with(name)
+            && local[name.len()..].starts_with(|c: char| c == '>' || c == '/' || c.is_whitespace())
+    };
+    let snippet = |rest: &str| rest.chars().take(20).collect::<String>();
+    let rest = lines.at(el.pos);
     assert!(
-        text[at..].starts_with(&format!("<{}", el.name))
-            || text[at..]
-                .split_once(':')
-                .is_some_and(|(_, rest)| rest.starts_with(&el.name)),
-        "{} at {} does not point at its tag: {:?}",
+        points_at(rest, &el.name),
+        "{} at {}: {:?}",
         el.path,
         el.pos,
-        &text[at..(at + 20).min(text.len())]
+        snippet(rest)
     );
     for f in &el.fields {
-        let at = offset_of(text, f.pos);
+        let rest = lines.at(f.pos);
         assert!(
-            text[at..].starts_with('<') && text[at..].contains(&f.name),
-            "{} at {} does not point at its tag: {:?}",
+            points_at(rest, &f.name),
+            "{} at {}: {:?}",
             el.field_path(&f.name),
             f.pos,
-            &text[at..(at + 20).min(text.len())]
+            snippet(rest)
         );
     }
     for c in &el.children {
-        assert_positions(text, c);
+        assert_positions_in(lines, c);
     }
 }
 
