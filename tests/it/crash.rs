@@ -59,12 +59,18 @@ fn interrupted_run_leaves_readable_state_and_rerun_repairs_it() {
             committed.push(*t);
         } else {
             assert_eq!(v, v1[i], "{t} keeps its previous version");
-            assert!(rows(&batches) > 0, "{t} still has the previous night's rows");
+            assert!(
+                rows(&batches) > 0,
+                "{t} still has the previous night's rows"
+            );
         }
     }
     assert_eq!(committed.len(), 3, "{committed:?}");
     // Parents are committed before children.
-    assert!(committed.contains(&"person") && committed.contains(&"request"), "{committed:?}");
+    assert!(
+        committed.contains(&"person") && committed.contains(&"request"),
+        "{committed:?}"
+    );
     assert_eq!(rows(&ws.read("restricted", "person")), 30);
     // The crashed run's manifest says it never finished.
     let runs: Vec<_> = std::fs::read_dir(ws.lake().join("_runs"))

@@ -362,12 +362,7 @@ fn every_rule_fires_on_its_mutation() {
         match expect {
             Record(table) => {
                 let q = &s.tables[*table].quarantined;
-                assert_eq!(
-                    q.get(*reason),
-                    Some(&1),
-                    "{reason}: {table}: {:#?}",
-                    s
-                );
+                assert_eq!(q.get(*reason), Some(&1), "{reason}: {table}: {:#?}", s);
             }
             Field => {
                 assert_eq!(s.field_rejects.get(*reason), Some(&1), "{reason}: {:#?}", s);

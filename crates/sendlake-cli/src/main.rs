@@ -7,7 +7,7 @@
 //! committed), 2 configuration or usage error (nothing ran), 3 fatal (nothing committed).
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
@@ -283,7 +283,7 @@ fn sendlake_schema_contract() -> Result<Vec<String>, String> {
 }
 
 fn run_pipeline(
-    pipeline: &PathBuf,
+    pipeline: &Path,
     demo: bool,
     store: Option<String>,
     progress: Option<Arc<dyn Progress>>,
@@ -377,7 +377,7 @@ fn sim_sen2(
     seed: u64,
     census_year: i32,
     format: &str,
-    out: &PathBuf,
+    out: &Path,
 ) -> i32 {
     let format = match format.parse::<sendlake_sim::Sen2Format>() {
         Ok(f) => f,

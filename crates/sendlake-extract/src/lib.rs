@@ -66,6 +66,14 @@
 //! A leaf's path is its parent's path, `/` and its name ([`RawElement::field_path`]); it is
 //! built on demand because paths are only needed for messages.
 //!
+//! # Memory and speed
+//!
+//! Memory is one 64 KiB read buffer, the current event and the current `Person` tree, whose
+//! size [`ReaderLimits`] bounds. `examples/parse_bench.rs` measures throughput on a synthetic
+//! file shaped like the mock return and compares it with quick-xml's bare event loop; per
+//! leaf, the main costs after quick-xml itself are the owned `String` name and value that
+//! [`RawField`] carries.
+//!
 //! # Adding a source format
 //!
 //! Formats sit behind one boundary, [`SourceFormat`]: each variant is one module that reads a

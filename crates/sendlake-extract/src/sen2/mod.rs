@@ -6,7 +6,10 @@
 //! on the file. Everything inside an item is kept as a raw tree; nothing is checked against
 //! the SEN2 schema here.
 
+mod markup;
+mod paths;
 mod reader;
+mod state;
 
 pub use reader::Sen2Reader;
 
