@@ -17,16 +17,7 @@ fn interrupted_run_leaves_readable_state_and_rerun_repairs_it() {
     let summary = sendlake_sim::write_sen2_returns(&cfg, &ws.inputs("sen2")).unwrap();
     let p = ws.pipeline(&["sen2"]);
     ws.run(&p);
-    let tables = [
-        "person",
-        "request",
-        "assessment",
-        "named_plan",
-        "plan_setting",
-        "active_plan",
-        "placement",
-        "sen_need",
-    ];
+    let tables = SEN2_TABLES;
     let v1: Vec<i64> = tables
         .iter()
         .map(|t| ws.version("restricted", t).unwrap())

@@ -16,16 +16,7 @@ fn rerunning_the_same_input_is_idempotent() {
     let p = ws.pipeline(&["sen2"]);
     let first = ws.run(&p);
     assert_eq!(first.exit_code(), 0);
-    let tables = [
-        "person",
-        "request",
-        "assessment",
-        "named_plan",
-        "plan_setting",
-        "active_plan",
-        "placement",
-        "sen_need",
-    ];
+    let tables = SEN2_TABLES;
     let before: Vec<_> = tables
         .iter()
         .map(|t| content(&ws.read("restricted", t)))

@@ -5,6 +5,18 @@ use std::path::{Path, PathBuf};
 use arrow_array::{Array, RecordBatch, StringArray};
 use sendlake_pipeline::{Manifest, RunOptions, RunReport, load_plan, run};
 
+/// The restricted SEN2 tables, parents first.
+pub const SEN2_TABLES: [&str; 8] = [
+    "person",
+    "request",
+    "assessment",
+    "named_plan",
+    "plan_setting",
+    "active_plan",
+    "placement",
+    "sen_need",
+];
+
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures")

@@ -1,6 +1,5 @@
 //! The lake root: where each zone's tables live, plus small JSON documents (run records).
 
-use std::fmt;
 use std::path::{Component, Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -9,34 +8,9 @@ use url::Url;
 
 use crate::error::{Error, Result};
 
-/// Access zones. Each is a top-level directory of the lake so storage permissions can be set
-/// per zone (restricted person-level data never shares a prefix with published aggregates).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Zone {
-    /// Pseudonymised person-level data (`restricted/`).
-    Restricted,
-    /// Operational data that is not for publication, e.g. quarantine tables (`secure/`).
-    Secure,
-    /// Aggregated, disclosure-controlled tables that Power BI reads (`published/`).
-    Published,
-}
-
-impl Zone {
-    /// The directory prefix for this zone.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Zone::Restricted => "restricted",
-            Zone::Secure => "secure",
-            Zone::Published => "published",
-        }
-    }
-}
-
-impl fmt::Display for Zone {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// Access zones: one definition, in the schema crate, because tables declare their zone there.
+/// Each is a top-level directory of the lake so storage permissions can be set per zone.
+pub use sendlake_schema::Zone;
 
 /// Where the lake's bytes live. Only the local filesystem exists today; object stores
 /// (abfss://, s3://) slot in here and in `write_json`/`read_json` later.

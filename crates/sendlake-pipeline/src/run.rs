@@ -9,7 +9,7 @@ use arrow_array::RecordBatch;
 use chrono::{DateTime, SecondsFormat, Utc};
 use sendlake_extract::{Sen2FileError, Sen2FileErrorKind, Sen2Item, Sen2Reader, discover_files};
 use sendlake_load::{
-    Lake, StagedPart, StagedTableWriter, StagingArea, TableCommit, WriteMode, Zone, commit_table,
+    Lake, StagedPart, StagedTableWriter, StagingArea, TableCommit, WriteMode, commit_table,
 };
 use sendlake_schema::SchemaRegistry;
 use sendlake_transform::{
@@ -138,14 +138,6 @@ impl<R: Read> Read for HashingReader<R> {
         self.bytes += n as u64;
         self.progress.advance(n as u64);
         Ok(n)
-    }
-}
-
-fn zone_of(zone: sendlake_schema::Zone) -> Zone {
-    match zone {
-        sendlake_schema::Zone::Restricted => Zone::Restricted,
-        sendlake_schema::Zone::Secure => Zone::Secure,
-        sendlake_schema::Zone::Published => Zone::Published,
     }
 }
 
@@ -436,7 +428,7 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
         let Some(def) = registry.table(table) else {
             continue;
         };
-        let uri = lake.table_uri(zone_of(def.zone), table);
+        let uri = lake.table_uri(def.zone, table);
         let counts = totals.tables.get(table).cloned().unwrap_or_default();
         let parts = staged.parts.remove(table).unwrap_or_default();
         let is_quarantine = table == quarantine_table;

@@ -19,6 +19,12 @@ pub enum Zone {
     Published,
 }
 
+impl std::fmt::Display for Zone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl Zone {
     /// Folder name of the zone in the store.
     pub fn as_str(self) -> &'static str {
