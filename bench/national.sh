@@ -42,4 +42,4 @@ measure() { # name, command...
 echo "== XML: $((BYTES / 1000000)) MB"
 measure sendlake "$BIN" --log-format json run "$WORK/bench.toml" --demo --no-progress
 measure python python3 bench/python_baseline.py "$WORK/sen2" "$WORK/python-out"
-grep -o '"reconciled":[a-z]*' "$WORK/lake/_runs/"*.json | head -1
+grep -ho '"reconciled": [a-z]*' "$WORK/lake/_runs/"*.json | head -1

@@ -16,6 +16,15 @@ if ! command -v xmllint >/dev/null 2>&1; then
   fi
 fi
 
+# One Arrow stack: no second arrow/parquet/datafusion/object_store version in the build.
+dups=$(cargo tree --locked -e normal --prefix none 2>/dev/null | grep -E '^(arrow|parquet|datafusion|object_store)[a-z_-]* v' \
+  | awk '{print $1, $2}' | sort -u | awk '{print $1}' | uniq -d || true)
+if [ -n "$dups" ]; then
+  echo "two Arrow stacks in the dependency tree:" >&2
+  echo "$dups" >&2
+  exit 1
+fi
+
 # Pipeline files must stay valid.
 cargo run --quiet --locked -p sendlake-cli -- check pipelines/*.toml
 

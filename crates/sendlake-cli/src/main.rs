@@ -329,6 +329,15 @@ fn run_pipeline(
                 m.run_id, m.status, m.store, m.run_id
             );
             for (table, t) in &m.tables {
+                if table.starts_with("quarantine/") {
+                    eprintln!(
+                        "  {table:<26} rows {:>8}  {}{}",
+                        t.rows_written.unwrap_or(0),
+                        t.commit,
+                        t.version.map(|v| format!(" v{v}")).unwrap_or_default()
+                    );
+                    continue;
+                }
                 eprintln!(
                     "  {table:<26} read {:>8}  loaded {:>8}  quarantined {:>6}  {}{}",
                     t.counts.read,
@@ -337,6 +346,12 @@ fn run_pipeline(
                     t.commit,
                     t.version.map(|v| format!(" v{v}")).unwrap_or_default()
                 );
+            }
+            if !m.field_rejects.is_empty() {
+                eprintln!("  values nulled and quarantined: {:?}", m.field_rejects);
+            }
+            if !m.warnings.is_empty() {
+                eprintln!("  warnings: {:?}", m.warnings);
             }
             if !m.files_quarantined.is_empty() {
                 eprintln!("  files quarantined whole: {:?}", m.files_quarantined);

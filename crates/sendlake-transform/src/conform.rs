@@ -111,7 +111,16 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
     if !zone_ok || date.as_bytes()[4] != b'-' || date.as_bytes()[7] != b'-' {
         return None;
     }
-    NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()
+    // Hand-rolled: chrono's format parser re-reads the pattern on every call, and every record
+    // has several dates.
+    let b = date.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let year = i32::try_from(num(0..4)?).ok()?;
+    NaiveDate::from_ymd_opt(year, num(5..7)?, num(8..10)?)
 }
 
 /// Parses an `xs:boolean` as LA systems write it: true/false/1/0 in any case.
@@ -349,6 +358,13 @@ impl Sen2Conformer {
             stats: FileStats::default(),
             new_keys: HashSet::new(),
             ready: Vec::new(),
+            lineage: Lineage {
+                source: Arc::from(ctx.source.as_str()),
+                submission_id: Arc::from(ctx.header.submission_id()),
+                la_code: Arc::from(ctx.header.la_code.as_str()),
+                source_file: Arc::from(ctx.source_file.as_str()),
+                run_id: Arc::from(ctx.run_id.as_str()),
+            },
             ctx,
         })
     }
@@ -361,15 +377,25 @@ impl Sen2Conformer {
     }
 }
 
+/// Lineage values shared by every row of a file (built once, cloned without allocating).
+#[derive(Debug)]
+struct Lineage {
+    source: Arc<str>,
+    submission_id: Arc<str>,
+    la_code: Arc<str>,
+    source_file: Arc<str>,
+    run_id: Arc<str>,
+}
+
 /// Per-person context handed down the tree.
 #[derive(Debug, Clone, Default)]
 struct Ctx {
     person_position: u64,
-    person_key: String,
+    person_key: Arc<str>,
     key_basis: &'static str,
     upn_valid: bool,
     uln_valid: bool,
-    request_key: String,
+    request_key: Arc<str>,
     request_seq: i32,
     request_outcome: Option<String>,
     request_outcome_date: Option<NaiveDate>,
@@ -388,6 +414,7 @@ pub struct FileConformer<'a> {
     stats: FileStats,
     new_keys: HashSet<String>,
     ready: Vec<(String, RecordBatch)>,
+    lineage: Lineage,
 }
 
 impl std::fmt::Debug for FileConformer<'_> {
@@ -526,7 +553,7 @@ impl FileConformer<'_> {
                     record_problems.push(Problem::on_element("DUPLICATE_PERSON", el, "the same person already appeared in this submission; the first occurrence is loaded"));
                 }
                 ctx.key_basis = basis;
-                ctx.person_key = k;
+                ctx.person_key = Arc::from(k);
             }
             None => record_problems.push(Problem::on_element(
                 "NO_IDENTIFIER",
@@ -547,7 +574,7 @@ impl FileConformer<'_> {
         }
         let accepted = self.process(root, el, &ctx, record_problems, field_problems)?;
         if accepted {
-            self.new_keys.insert(ctx.person_key);
+            self.new_keys.insert(ctx.person_key.to_string());
         }
         Ok(())
     }
@@ -700,7 +727,7 @@ impl FileConformer<'_> {
                 raw_value: first.raw.clone(),
                 raw_record: Some(raw_record_json(el)),
                 message,
-                submission_id: Some(self.ctx.header.submission_id()),
+                submission_id: Some(self.lineage.submission_id.to_string()),
                 source_file: self.ctx.source_file.clone(),
             };
             let reason = first.reason;
@@ -725,7 +752,7 @@ impl FileConformer<'_> {
                 raw_value: p.raw.clone(),
                 raw_record: None,
                 message: p.message.clone(),
-                submission_id: Some(self.ctx.header.submission_id()),
+                submission_id: Some(self.lineage.submission_id.to_string()),
                 source_file: self.ctx.source_file.clone(),
             };
             self.quarantine.push(&reject)?;
@@ -790,7 +817,7 @@ impl FileConformer<'_> {
                     raw_value: None,
                     raw_record: Some(raw_record_json(e)),
                     message: format!("quarantined with its parent {}", el.name),
-                    submission_id: Some(self.ctx.header.submission_id()),
+                    submission_id: Some(self.lineage.submission_id.to_string()),
                     source_file: self.ctx.source_file.clone(),
                 })?;
                 self.cascade(child, e, ctx)?;
@@ -804,14 +831,14 @@ impl FileConformer<'_> {
         match element {
             "Requests" => {
                 ctx.request_seq = i32::try_from(index + 1).unwrap_or(i32::MAX);
-                ctx.request_key = digest_hex(
+                ctx.request_key = Arc::from(digest_hex(
                     &[
-                        &self.ctx.header.submission_id(),
+                        &self.lineage.submission_id,
                         &parent.person_key,
                         &ctx.request_seq.to_string(),
                     ],
                     32,
-                );
+                ));
                 ctx.request_outcome = el.value("RequestOutcome").map(str::to_owned);
                 ctx.request_outcome_date = el.value("RequestOutcomeDate").and_then(parse_date);
                 ctx.plan_cease_date = el
@@ -833,18 +860,22 @@ impl FileConformer<'_> {
     fn column_value(&self, col: &ColumnDef, el: &RawElement, ctx: &Ctx) -> Result<Value, Problem> {
         let h = &self.ctx;
         match col.derive {
-            Some(Derive::PersonKey) => return Ok(Value::Utf8(ctx.person_key.clone())),
+            Some(Derive::PersonKey) => return Ok(Value::Shared(ctx.person_key.clone())),
             Some(Derive::PersonKeyBasis) => return Ok(Value::Utf8(ctx.key_basis.to_owned())),
-            Some(Derive::RequestKey) => return Ok(Value::Utf8(ctx.request_key.clone())),
+            Some(Derive::RequestKey) => return Ok(Value::Shared(ctx.request_key.clone())),
             Some(Derive::RequestSeq) => return Ok(Value::Int32(ctx.request_seq)),
-            Some(Derive::LineageSource) => return Ok(Value::Utf8(h.source.clone())),
-            Some(Derive::LineageSubmissionId) => return Ok(Value::Utf8(h.header.submission_id())),
-            Some(Derive::LineageLaCode) => return Ok(Value::Utf8(h.header.la_code.clone())),
+            Some(Derive::LineageSource) => return Ok(Value::Shared(self.lineage.source.clone())),
+            Some(Derive::LineageSubmissionId) => {
+                return Ok(Value::Shared(self.lineage.submission_id.clone()));
+            }
+            Some(Derive::LineageLaCode) => return Ok(Value::Shared(self.lineage.la_code.clone())),
             Some(Derive::LineageCollectionYear) => {
                 return Ok(Value::Int32(h.header.collection_year));
             }
-            Some(Derive::LineageSourceFile) => return Ok(Value::Utf8(h.source_file.clone())),
-            Some(Derive::LineageRunId) => return Ok(Value::Utf8(h.run_id.clone())),
+            Some(Derive::LineageSourceFile) => {
+                return Ok(Value::Shared(self.lineage.source_file.clone()));
+            }
+            Some(Derive::LineageRunId) => return Ok(Value::Shared(self.lineage.run_id.clone())),
             Some(Derive::LineageLoadedAt) => {
                 return Ok(Value::TimestampUs(h.loaded_at.timestamp_micros()));
             }

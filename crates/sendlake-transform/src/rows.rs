@@ -18,6 +18,8 @@ pub enum Value {
     Null,
     /// String.
     Utf8(String),
+    /// A string shared by many rows (keys, lineage): cloning it does not allocate.
+    Shared(std::sync::Arc<str>),
     /// 32-bit integer.
     Int32(i32),
     /// 64-bit integer.
@@ -61,7 +63,7 @@ impl ColumnBuilder {
         matches!(
             (self, value),
             (_, Value::Null)
-                | (Self::Utf8(_), Value::Utf8(_))
+                | (Self::Utf8(_), Value::Utf8(_) | Value::Shared(_))
                 | (Self::Int32(_), Value::Int32(_))
                 | (Self::Int64(_), Value::Int64(_))
                 | (Self::Bool(_), Value::Bool(_))
@@ -75,6 +77,7 @@ impl ColumnBuilder {
     fn append(&mut self, value: &Value) {
         match (self, value) {
             (Self::Utf8(b), Value::Utf8(v)) => b.append_value(v),
+            (Self::Utf8(b), Value::Shared(v)) => b.append_value(v),
             (Self::Int32(b), Value::Int32(v)) => b.append_value(*v),
             (Self::Int64(b), Value::Int64(v)) => b.append_value(*v),
             (Self::Bool(b), Value::Bool(v)) => b.append_value(*v),
