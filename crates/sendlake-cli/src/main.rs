@@ -26,11 +26,13 @@ struct Cli {
     /// schedulers and log collectors).
     #[arg(long, value_enum, global = true)]
     log_format: Option<LogFormat>,
-    /// Log filter, e.g. `info` or `sendlake_pipeline=debug` (also RUST_LOG).
+    /// Log filter, e.g. `info` or `sendlake_pipeline=debug`. The Delta kernel's own events are
+    /// off by default: it logs an ERROR while probing a table that does not exist yet (every
+    /// first run), and real kernel failures reach sendlake as errors, which it logs itself.
     #[arg(
         long,
         global = true,
-        default_value = "warn,sendlake=info,sendlake_pipeline=info,sendlake_load=info",
+        default_value = "warn,buoyant_kernel=off,sendlake=info,sendlake_pipeline=info,sendlake_load=info",
         env = "SENDLAKE_LOG"
     )]
     log: String,
