@@ -67,3 +67,42 @@ fn generated_returns_load_completely() {
         report.manifest.field_rejects
     );
 }
+
+#[test]
+fn a_person_repeated_in_a_second_file_of_the_same_submission_is_a_duplicate() {
+    // Files of one submission are loaded in order on one worker, even when files of other
+    // submissions load in parallel.
+    let ws = Workspace::new();
+    let valid = std::fs::read_to_string(fixture("sen2/valid_person.xml")).unwrap();
+    ws.write_input("sen2", "a.xml", &valid);
+    ws.write_input(
+        "sen2",
+        "b_other_la.xml",
+        valid.replacen("<LEA>919</LEA>", "<LEA>201</LEA>", 1),
+    );
+    ws.write_input("sen2", "c_resent.xml", &valid);
+    let report = ws.run(&ws.pipeline(&["sen2"]));
+    let person = &report.manifest.tables["person"].counts;
+    assert_eq!(person.loaded, 2, "{person:?}");
+    assert_eq!(
+        person.quarantined.get("DUPLICATE_PERSON"),
+        Some(&1),
+        "{person:?}"
+    );
+    let files: Vec<&str> = report.manifest.sources[0]
+        .files
+        .iter()
+        .map(|f| f.file.as_str())
+        .collect();
+    assert_eq!(
+        files,
+        ["a.xml", "b_other_la.xml", "c_resent.xml"],
+        "manifest keeps file order"
+    );
+    let c = &report.manifest.sources[0].files[2].stats.tables["person"];
+    assert_eq!(
+        c.quarantined.get("DUPLICATE_PERSON"),
+        Some(&1),
+        "the later file holds the duplicate"
+    );
+}

@@ -328,30 +328,29 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
         };
         let mut file_rejects = QuarantineRows::new(quarantine_def, name, &run_id, started, 1024)
             .map_err(|e| RunError::Config(e.to_string()))?;
-        let mut seen: HashMap<String, HashSet<String>> = HashMap::new();
         let mut entries = Vec::new();
         let mut source_submissions = BTreeSet::new();
-        for file in files {
-            let file_name = file
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            files_seen.insert(file_name.clone());
-            let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
-            opts.progress.file_started(&file_name, size);
-            let ctx = FileRun {
-                source: name,
-                file_name: &file_name,
-                path: &file,
-                run_id: &run_id,
-                started,
-                conformer: &conformer,
-                staging: &staging,
-                registry: &registry,
-                progress: opts.progress.clone(),
-            };
-            let entry = ctx.run(&mut seen, &mut staged);
-            opts.progress.file_finished();
+        let names: Vec<String> = files
+            .iter()
+            .map(|f| {
+                f.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            })
+            .collect();
+        files_seen.extend(names.iter().cloned());
+        let loaded = load_files(&files, &names, &mut staged, |path, file_name| FileRun {
+            source: name,
+            file_name,
+            path,
+            run_id: &run_id,
+            started,
+            conformer: &conformer,
+            staging: &staging,
+            registry: &registry,
+            progress: opts.progress.clone(),
+        });
+        for (file_name, entry) in names.iter().zip(loaded) {
             match &entry.error {
                 None => {
                     info!(source = %name, file = %file_name, persons = entry.persons_read, "File loaded.");
@@ -572,6 +571,84 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
         .map_err(RunError::Fatal)?;
     info!(run_id = %run_id, status = ?manifest.status, reconciled = manifest.reconciled, "Run finished.");
     Ok(RunReport { manifest })
+}
+
+/// Loads the files of one source. Files of different submissions run in parallel, one worker
+/// per core; files of the same submission run in order on one worker, so a person repeated in a
+/// later file of the same submission is still found. Results come back in file order.
+fn load_files<'a>(
+    files: &'a [std::path::PathBuf],
+    names: &'a [String],
+    staged: &mut Staged,
+    make: impl Fn(&'a Path, &'a str) -> FileRun<'a> + Sync,
+) -> Vec<FileEntry> {
+    use std::sync::{Mutex, PoisonError};
+    let mut groups: Vec<(Option<String>, Vec<usize>)> = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        let key = submission_hint(f);
+        match groups.iter_mut().find(|(k, _)| key.is_some() && *k == key) {
+            Some((_, g)) => g.push(i),
+            None => groups.push((key, vec![i])),
+        }
+    }
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(groups.len())
+        .max(1);
+    let queue = Mutex::new(groups.into_iter().map(|(_, g)| g));
+    let results: Mutex<Vec<(usize, FileEntry)>> = Mutex::new(Vec::with_capacity(files.len()));
+    let merged = Mutex::new(std::mem::take(staged));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                let mut local = Staged::default();
+                loop {
+                    let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+                    let Some(group) = next else { break };
+                    let mut seen = HashMap::new();
+                    for i in group {
+                        let run = make(&files[i], &names[i]);
+                        let size = std::fs::metadata(&files[i]).map(|m| m.len()).unwrap_or(0);
+                        run.progress.file_started(&names[i], size);
+                        let entry = run.run(&mut seen, &mut local);
+                        run.progress.file_finished();
+                        results
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .push((i, entry));
+                    }
+                }
+                let mut all = merged.lock().unwrap_or_else(PoisonError::into_inner);
+                for (table, parts) in local.parts {
+                    all.parts.entry(table).or_default().extend(parts);
+                }
+            });
+        }
+    });
+    *staged = merged.into_inner().unwrap_or_else(PoisonError::into_inner);
+    let mut results = results.into_inner().unwrap_or_else(PoisonError::into_inner);
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, e)| e).collect()
+}
+
+/// The submission a file claims in its header (`LEA-Year`), read cheaply for grouping only;
+/// the full checks happen when the file is loaded.
+fn submission_hint(path: &Path) -> Option<String> {
+    for item in Sen2Reader::open(path).ok()? {
+        match item {
+            Ok(Sen2Item::Header(h)) => {
+                let lea = h.child("Source")?.value("LEA")?.to_owned();
+                let year = h
+                    .child("CollectionDetails")
+                    .and_then(|d| d.value("Year"))
+                    .unwrap_or("");
+                return Some(format!("{lea}-{year}"));
+            }
+            Ok(Sen2Item::Skipped { .. }) => {}
+            Ok(Sen2Item::Person(_)) | Err(_) => return None,
+        }
+    }
+    None
 }
 
 async fn write_manifest(lake: &Lake, path: &str, manifest: &Manifest) -> Result<(), String> {
