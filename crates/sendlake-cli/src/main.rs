@@ -130,19 +130,27 @@ impl Bars {
     }
 }
 
+/// One bar over all files being read (files of different submissions load in parallel), cleared
+/// when the run moves on to committing.
 impl Progress for Bars {
     fn file_started(&self, name: &str, bytes: u64) {
-        let bar = ProgressBar::with_draw_target(Some(bytes), ProgressDrawTarget::stderr());
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} {msg:30!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        bar.set_message(name.to_owned());
-        if let Ok(mut g) = self.bar.lock() {
-            *g = Some(bar);
+        let Ok(mut g) = self.bar.lock() else { return };
+        match g.as_ref() {
+            Some(bar) => bar.inc_length(bytes),
+            None => {
+                let bar = ProgressBar::with_draw_target(Some(bytes), ProgressDrawTarget::stderr());
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{spinner} {msg:30!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                );
+                *g = Some(bar);
+            }
+        }
+        if let Some(bar) = g.as_ref() {
+            bar.set_message(name.to_owned());
         }
     }
     fn advance(&self, bytes: u64) {
@@ -152,14 +160,12 @@ impl Progress for Bars {
             b.inc(bytes);
         }
     }
-    fn file_finished(&self) {
+    fn phase(&self, message: &str) {
         if let Ok(mut g) = self.bar.lock()
             && let Some(b) = g.take()
         {
             b.finish_and_clear();
         }
-    }
-    fn phase(&self, message: &str) {
         self.suspend(|| eprintln!("  {message}"));
     }
 }
