@@ -71,13 +71,12 @@ fn each_bad_file_kind_is_quarantined_whole_and_the_rest_loads() {
             .as_ref()
             .unwrap_or_else(|| panic!("{name} was not quarantined"));
         assert_eq!(err.reason, *reason, "{name}: {}", err.message);
-        if !content.is_empty() {
-            assert!(
-                err.line.is_some() && err.column.is_some(),
-                "{name}: no position in {err:?}"
-            );
-            assert!(err.message.contains("line "), "{name}: {}", err.message);
-        }
+        // Every kind names where, even an empty file (line 1, column 1).
+        assert!(
+            err.line.is_some() && err.column.is_some(),
+            "{name}: no position in {err:?}"
+        );
+        assert!(err.message.contains("line "), "{name}: {}", err.message);
         // The good file loaded; nothing of the bad one did.
         assert_eq!(m.tables["person"].counts.loaded, 1, "{name}");
         assert_eq!(rows(&ws.read("restricted", "person")), 1, "{name}");

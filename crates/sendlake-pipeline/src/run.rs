@@ -11,7 +11,7 @@ use sendlake_extract::{Sen2FileError, Sen2FileErrorKind, Sen2Item, Sen2Reader, d
 use sendlake_load::{
     Lake, StagedPart, StagedTableWriter, StagingArea, TableCommit, WriteMode, commit_table,
 };
-use sendlake_schema::SchemaRegistry;
+use sendlake_schema::{CodeList, SchemaRegistry};
 use sendlake_transform::{
     FileStats, PseudonymisationKey, QuarantineRows, Reject, RejectLevel, Sen2Conformer,
     SubmissionContext, TableStats, read_header,
@@ -277,6 +277,9 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
         .table(quarantine_table)
         .ok_or_else(|| RunError::Config(format!("schema has no table {quarantine_table}")))?;
     let mut staged = Staged::default();
+    let la_codes = registry
+        .code_list("la_code")
+        .ok_or_else(|| RunError::Config("schema has no code list la_code".into()))?;
     let mut totals = FileStats::default();
     let mut any_file_failed = false;
     let mut sources_replaced: BTreeSet<String> = BTreeSet::new();
@@ -339,16 +342,18 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
             })
             .collect();
         files_seen.extend(names.iter().cloned());
-        let loaded = load_files(&files, &names, &mut staged, |path, file_name| FileRun {
-            source: name,
-            file_name,
-            path,
-            run_id: &run_id,
-            started,
-            conformer: &conformer,
-            staging: &staging,
-            registry: &registry,
-            progress: opts.progress.clone(),
+        let loaded = load_files(&files, &names, &mut staged, la_codes, |path, file_name| {
+            FileRun {
+                source: name,
+                file_name,
+                path,
+                run_id: &run_id,
+                started,
+                conformer: &conformer,
+                staging: &staging,
+                registry: &registry,
+                progress: opts.progress.clone(),
+            }
         });
         for (file_name, entry) in names.iter().zip(loaded) {
             match &entry.error {
@@ -580,12 +585,13 @@ fn load_files<'a>(
     files: &'a [std::path::PathBuf],
     names: &'a [String],
     staged: &mut Staged,
+    la_codes: &CodeList,
     make: impl Fn(&'a Path, &'a str) -> FileRun<'a> + Sync,
 ) -> Vec<FileEntry> {
     use std::sync::{Mutex, PoisonError};
     let mut groups: Vec<(Option<String>, Vec<usize>)> = Vec::new();
     for (i, f) in files.iter().enumerate() {
-        let key = submission_hint(f);
+        let key = submission_hint(f, la_codes);
         match groups.iter_mut().find(|(k, _)| key.is_some() && *k == key) {
             Some((_, g)) => g.push(i),
             None => groups.push((key, vec![i])),
@@ -631,18 +637,13 @@ fn load_files<'a>(
     results.into_iter().map(|(_, e)| e).collect()
 }
 
-/// The submission a file claims in its header (`LEA-Year`), read cheaply for grouping only;
-/// the full checks happen when the file is loaded.
-fn submission_hint(path: &Path) -> Option<String> {
+/// The submission a file's header names, read with the same [`read_header`] the load uses
+/// (it stops at the header, so this costs one small read per file). Used for grouping only.
+fn submission_hint(path: &Path, la_codes: &CodeList) -> Option<String> {
     for item in Sen2Reader::open(path).ok()? {
         match item {
             Ok(Sen2Item::Header(h)) => {
-                let lea = h.child("Source")?.value("LEA")?.to_owned();
-                let year = h
-                    .child("CollectionDetails")
-                    .and_then(|d| d.value("Year"))
-                    .unwrap_or("");
-                return Some(format!("{lea}-{year}"));
+                return read_header(&h, la_codes).ok().map(|h| h.submission_id());
             }
             Ok(Sen2Item::Skipped { .. }) => {}
             Ok(Sen2Item::Person(_)) | Err(_) => return None,

@@ -20,7 +20,7 @@ use crate::identifiers::{UlnError, UpnError, UpnKind, check_uln, check_upn, post
 use crate::privacy::{PseudonymisationKey, digest_hex, normalise_text};
 use crate::quarantine::{QuarantineRows, Reject, RejectLevel};
 use crate::rows::{TableRows, Value};
-use crate::stats::FileStats;
+use crate::stats::{FileStats, TableStats};
 use crate::{ConformError, RULE_IDS};
 
 /// What the header of a return says about the submission.
@@ -199,6 +199,8 @@ struct Node {
     known_children: HashSet<String>,
     /// Fields of primary-key columns: siblings must differ on them (placement rank, need rank).
     sibling_key_fields: Vec<String>,
+    /// Each column's code list, resolved once here rather than looked up for every value.
+    code_lists: Vec<Option<CodeList>>,
 }
 
 /// Conforms SEN2 returns: built once per run from the schema and the key.
@@ -209,6 +211,8 @@ pub struct Sen2Conformer {
     root: usize,
     severities: BTreeMap<String, Severity>,
     batch_rows: usize,
+    /// Valid LA codes (UPN characters 2-4).
+    la_codes: CodeList,
 }
 
 impl std::fmt::Debug for Sen2Conformer {
@@ -264,7 +268,18 @@ impl Sen2Conformer {
                 .iter()
                 .filter_map(|pk| table.column(pk).and_then(|c| c.field.clone()))
                 .collect();
+            let code_lists = table
+                .columns
+                .iter()
+                .map(|c| {
+                    c.code_list
+                        .as_deref()
+                        .and_then(|l| registry.code_list(l))
+                        .cloned()
+                })
+                .collect();
             nodes.push(Node {
+                code_lists,
                 table: table.clone(),
                 element: map.element.clone(),
                 max_per_parent: map.max_per_parent,
@@ -309,6 +324,10 @@ impl Sen2Conformer {
                 "the root SEN2 table must map the Person element".into(),
             ));
         }
+        let la_codes = registry
+            .code_list("la_code")
+            .cloned()
+            .ok_or_else(|| ConformError::Schema("code list `la_code` is missing".into()))?;
         Ok(Self {
             registry,
             key,
@@ -316,6 +335,7 @@ impl Sen2Conformer {
             root,
             severities,
             batch_rows,
+            la_codes,
         })
     }
 
@@ -356,6 +376,7 @@ impl Sen2Conformer {
                 .collect(),
             quarantine,
             stats: FileStats::default(),
+            table_stats: vec![TableStats::default(); self.nodes.len()],
             new_keys: HashSet::new(),
             ready: Vec::new(),
             lineage: Lineage {
@@ -411,7 +432,10 @@ pub struct FileConformer<'a> {
     ctx: SubmissionContext,
     rows: Vec<TableRows>,
     quarantine: QuarantineRows,
+    /// Warnings and field rejects; table counts live in `table_stats` until `finish`.
     stats: FileStats,
+    /// Counts per table, by node index: updated for every record, so no name lookups.
+    table_stats: Vec<TableStats>,
     new_keys: HashSet<String>,
     ready: Vec<(String, RecordBatch)>,
     lineage: Lineage,
@@ -438,11 +462,6 @@ pub struct FileOutcome {
 }
 
 impl FileConformer<'_> {
-    /// Counts so far.
-    pub fn stats(&self) -> &FileStats {
-        &self.stats
-    }
-
     /// Batches that are full and ready to stage, by table name.
     pub fn take_ready(&mut self) -> Vec<(String, RecordBatch)> {
         std::mem::take(&mut self.ready)
@@ -464,12 +483,7 @@ impl FileConformer<'_> {
         let mut field_problems = Vec::new();
 
         // Identifiers: validated before the columns because the key depends on them.
-        let la_ok = |la: &str| {
-            self.c
-                .registry
-                .code_list("la_code")
-                .is_some_and(|l| l.contains(la))
-        };
+        let la_ok = |la: &str| self.c.la_codes.contains(la);
         let mut upn = None;
         if let Some(value) = el.value("UPN") {
             match check_upn(value, la_ok) {
@@ -593,6 +607,12 @@ impl FileConformer<'_> {
         if let Some(b) = self.quarantine.take_batch()? {
             batches.push((QUARANTINE_TABLE.to_owned(), b));
         }
+        // Tables this file never reached stay absent, as before.
+        for (node, counts) in self.c.nodes.iter().zip(self.table_stats) {
+            if counts.read > 0 {
+                self.stats.tables.insert(node.table.name.clone(), counts);
+            }
+        }
         Ok(FileOutcome {
             batches,
             stats: self.stats,
@@ -617,7 +637,7 @@ impl FileConformer<'_> {
     ) -> Result<bool, ArrowError> {
         let c = self.c;
         let node = &c.nodes[node_idx];
-        self.stats.table(&node.table.name).read += 1;
+        self.table_stats[node_idx].read += 1;
 
         // A single-valued element given twice is ambiguous: which one is right?
         let mut fields_seen = HashSet::new();
@@ -654,8 +674,8 @@ impl FileConformer<'_> {
             }
         }
         let mut values = Vec::with_capacity(node.table.columns.len());
-        for col in &node.table.columns {
-            match self.column_value(col, el, ctx) {
+        for (col, list) in node.table.columns.iter().zip(&node.code_lists) {
+            match self.column_value(col, list.as_ref(), el, ctx) {
                 Ok(v) => values.push(v),
                 Err(p) => {
                     values.push(Value::Null);
@@ -731,7 +751,7 @@ impl FileConformer<'_> {
                 source_file: self.ctx.source_file.clone(),
             };
             let reason = first.reason;
-            self.stats.table(&node.table.name).quarantine(reason);
+            self.table_stats[node_idx].quarantine(reason);
             self.quarantine.push(&reject)?;
             self.cascade(node_idx, el, ctx)?;
             self.flush_quarantine()?;
@@ -758,7 +778,7 @@ impl FileConformer<'_> {
             self.quarantine.push(&reject)?;
         }
         self.rows[node_idx].push(&values)?;
-        self.stats.table(&node.table.name).loaded += 1;
+        self.table_stats[node_idx].loaded += 1;
         for w in warnings {
             self.stats.warn(w);
         }
@@ -803,8 +823,8 @@ impl FileConformer<'_> {
             let element = self.c.nodes[child].element.clone();
             let table = self.c.nodes[child].table.name.clone();
             for e in el.children_named(&element) {
-                self.stats.table(&table).read += 1;
-                self.stats.table(&table).quarantine("PARENT_REJECTED");
+                self.table_stats[child].read += 1;
+                self.table_stats[child].quarantine("PARENT_REJECTED");
                 self.quarantine.push(&Reject {
                     level: RejectLevel::Record,
                     table: Some(table.clone()),
@@ -857,7 +877,13 @@ impl FileConformer<'_> {
         ctx
     }
 
-    fn column_value(&self, col: &ColumnDef, el: &RawElement, ctx: &Ctx) -> Result<Value, Problem> {
+    fn column_value(
+        &self,
+        col: &ColumnDef,
+        list: Option<&CodeList>,
+        el: &RawElement,
+        ctx: &Ctx,
+    ) -> Result<Value, Problem> {
         let h = &self.ctx;
         match col.derive {
             Some(Derive::PersonKey) => return Ok(Value::Shared(ctx.person_key.clone())),
@@ -947,11 +973,7 @@ impl FileConformer<'_> {
             Ok(d)
         };
         let code = |raw: &str| -> Result<String, Problem> {
-            let Some(list) = col
-                .code_list
-                .as_deref()
-                .and_then(|l| self.c.registry.code_list(l))
-            else {
+            let Some(list) = list else {
                 return Ok(raw.to_owned());
             };
             if list.contains(raw) {
@@ -971,10 +993,6 @@ impl FileConformer<'_> {
         match col.derive {
             Some(Derive::CodeMainGroup) => {
                 let c = code(raw)?;
-                let list = col
-                    .code_list
-                    .as_deref()
-                    .and_then(|l| self.c.registry.code_list(l));
                 return Ok(Value::Utf8(
                     list.and_then(|l| l.main_group(&c)).unwrap_or(&c).to_owned(),
                 ));
