@@ -229,6 +229,9 @@ fn init_logging(cli: &Cli, bars: &Bars) -> LogFormat {
     format
 }
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let bars = Bars {

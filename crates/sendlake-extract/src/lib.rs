@@ -102,7 +102,7 @@ use std::path::Path;
 
 pub use discover::discover_files;
 pub use error::{Sen2FileError, Sen2FileErrorKind};
-pub use raw::{Position, RawElement, RawField};
+pub use raw::{Name, Position, RawElement, RawField};
 pub use sen2::{RawPerson, ReaderLimits, Sen2Item, Sen2Reader};
 
 /// The items of one file, whatever its format.

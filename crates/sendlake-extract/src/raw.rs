@@ -6,7 +6,10 @@
 //! `sendlake-transform` can report every problem with its position, instead of the reader
 //! giving up on the first one.
 
+use std::borrow::Borrow;
 use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
 
 /// A place in a source file, used for error messages and lineage.
 ///
@@ -34,11 +37,113 @@ impl fmt::Display for Position {
     }
 }
 
+/// An element name: a string that is shared rather than copied.
+///
+/// A file repeats a few dozen names millions of times, and an owned `String` per element
+/// (allocated, copied, freed) was one of the reader's largest costs. Use it like a `&str`
+/// ([`as_str`](Self::as_str), `Deref`, comparisons with `str` and `String`).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Name(Arc<str>);
+
+impl Name {
+    /// The name as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Deref for Name {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Name {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for Name {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Shows the name as a string does, so `Debug` output of the raw tree reads as before.
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for Name {
+    fn from(s: &str) -> Self {
+        Self(Arc::from(s))
+    }
+}
+
+impl From<String> for Name {
+    fn from(s: String) -> Self {
+        Self(Arc::from(s))
+    }
+}
+
+impl From<Name> for String {
+    fn from(n: Name) -> Self {
+        n.0.as_ref().to_owned()
+    }
+}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<String> for Name {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<Name> for str {
+    fn eq(&self, other: &Name) -> bool {
+        *self == *other.0
+    }
+}
+
+impl PartialEq<Name> for &str {
+    fn eq(&self, other: &Name) -> bool {
+        **self == *other.0
+    }
+}
+
+impl PartialEq<Name> for String {
+    fn eq(&self, other: &Name) -> bool {
+        **self == *other.0
+    }
+}
+
 /// A leaf: an element with text only, or with nothing at all.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawField {
     /// Local element name (a namespace prefix, if any, is dropped), exactly as in the file.
-    pub name: String,
+    pub name: Name,
     /// The text content with entity and character references decoded, CDATA included, and
     /// surrounding XML whitespace (space, tab, CR, LF) trimmed, because padded values such as
     /// `<Sex> M </Sex>` are common in local-authority exports. `None` when the element is
@@ -56,7 +161,7 @@ pub struct RawField {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawElement {
     /// Local element name, exactly as in the file.
-    pub name: String,
+    pub name: Name,
     /// Where the element's start tag begins (its `<`).
     pub pos: Position,
     /// Slash-separated location from the root, for messages, e.g.
@@ -72,7 +177,7 @@ pub struct RawElement {
 impl RawElement {
     /// The first leaf called `name`, if any.
     pub fn field(&self, name: &str) -> Option<&RawField> {
-        self.fields.iter().find(|f| f.name == name)
+        self.fields.iter().find(|f| *f.name == *name)
     }
 
     /// The trimmed value of the first leaf called `name`; `None` when the leaf is missing or
@@ -84,17 +189,17 @@ impl RawElement {
     /// Every leaf called `name`, in document order. More than one is a data error for the
     /// validator to report; the reader keeps them all so it can.
     pub fn fields_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a RawField> {
-        self.fields.iter().filter(move |f| f.name == name)
+        self.fields.iter().filter(move |f| *f.name == *name)
     }
 
     /// Every container child called `name`, in document order.
     pub fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a RawElement> {
-        self.children.iter().filter(move |c| c.name == name)
+        self.children.iter().filter(move |c| *c.name == *name)
     }
 
     /// The first container child called `name`, if any.
     pub fn child(&self, name: &str) -> Option<&RawElement> {
-        self.children.iter().find(|c| c.name == name)
+        self.children.iter().find(|c| *c.name == *name)
     }
 
     /// The path of a leaf of this element: this element's path, `/`, and the leaf name.

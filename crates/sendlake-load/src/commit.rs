@@ -1,34 +1,28 @@
-//! End-of-run commits: one Delta version per table, fed by streaming the staged files through
-//! DataFusion into delta-rs's `WriteBuilder`.
+//! End-of-run commits: one Delta version per table. The staged parts' row groups are copied
+//! into the table's new data file ([`crate::assemble`]) and delta-rs's transaction API commits
+//! the `add` and `remove` actions as one log entry.
 
-use std::fs::File;
-use std::num::NonZeroU64;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Schema, SchemaRef};
-use deltalake::datafusion::common::Column;
-use deltalake::datafusion::datasource::{MemTable, provider_as_source};
-use deltalake::datafusion::logical_expr::{
-    Expr, LogicalPlan, LogicalPlanBuilder, UNNAMED_TABLE, cast, lit,
-};
 use deltalake::datafusion::physical_plan::common::collect;
-use deltalake::datafusion::prelude::{ParquetReadOptions, SessionContext};
+use deltalake::datafusion::prelude::SessionContext;
 use deltalake::delta_datafusion::create_session;
-use deltalake::kernel::StructType;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
-use deltalake::kernel::transaction::CommitProperties;
-use deltalake::operations::write::SchemaMode;
-use deltalake::protocol::SaveMode;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, Add, MetadataExt as _, Remove, StructType};
+use deltalake::operations::create::CreateBuilder;
+use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{DeltaTable, DeltaTableError, ensure_table_uri};
-use futures::TryStreamExt as _;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::properties::WriterProperties;
 use url::Url;
 
+use crate::assemble::{self, InputFile, OutputFile, ReplaceFilter, RowGroupMatch};
 use crate::error::{Error, Result};
-use crate::profile;
 use crate::staging::StagedPart;
+use crate::{profile, stats};
 
 /// What a commit does to the rows already in the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,8 +78,10 @@ pub struct CommitOutcome {
 ///   removes those submissions' rows.
 /// * Nullable columns new to the table are added; a missing or retyped column, or a new
 ///   non-nullable one, is refused before anything is written.
-/// * The staged files are streamed (DataFusion scan → delta-rs writer); memory stays at
-///   about one published row group plus a few scan batches, whatever the table size.
+/// * Staged parts are already in the published Parquet format, so their row groups are
+///   copied into the table's data file without being decoded (see [`crate::assemble`]).
+///   Rows kept from a rewritten file are copied the same way when their row group holds
+///   only kept rows; memory stays at about one row group, whatever the table size.
 pub async fn commit_table(commit: TableCommit) -> Result<CommitOutcome> {
     let TableCommit {
         table_uri,
@@ -97,29 +93,75 @@ pub async fn commit_table(commit: TableCommit) -> Result<CommitOutcome> {
     } = commit;
 
     profile::check_schema(&schema)?;
-    let predicate = match &mode {
-        WriteMode::ReplaceWhere(terms) => Some(replace_predicate(&schema, terms)?),
+    let filter = match &mode {
+        WriteMode::ReplaceWhere(terms) => Some(ReplaceFilter::new(&schema, terms)?),
         WriteMode::Append | WriteMode::ReplaceAll => None,
     };
-    for part in &parts {
-        check_part(part, &schema)?;
-    }
 
     let url = ensure_table_uri(&table_uri)?;
+    let table_dir = url.to_file_path().map_err(|()| Error::InvalidLocation {
+        location: table_uri.clone(),
+        reason: "only local tables can be committed today".into(),
+    })?;
     let table = DeltaTable::try_from_url(url).await?;
-    let schema_mode = match table.version() {
-        Some(_) => {
-            let existing = table.snapshot()?.schema();
-            let adds_columns = check_schema_change(&table_uri, &existing, &schema)?;
-            adds_columns.then_some(SchemaMode::Merge)
+    let mut schema_change = None;
+    let mut existing = Vec::new();
+    if table.version().is_some() {
+        let state = table.snapshot()?;
+        let current = state.schema();
+        if check_schema_change(&table_uri, &current, &schema)? {
+            let incoming: StructType = schema.as_ref().try_into_kernel()?;
+            schema_change = Some(
+                state
+                    .metadata()
+                    .clone()
+                    .with_schema(&incoming)
+                    .map_err(DeltaTableError::from)?,
+            );
         }
-        None => None,
-    };
+        for file in state.log_data() {
+            let remove = file.remove_action(true);
+            if remove.deletion_vector.is_some() {
+                return Err(Error::SchemaContract {
+                    table_uri,
+                    detail: format!(
+                        "data file {} has a deletion vector, which the Power BI-safe profile does not allow",
+                        file.path()
+                    ),
+                });
+            }
+            existing.push(ExistingFile {
+                path: file.path().into_owned(),
+                remove,
+            });
+        }
+    }
 
-    // One session for both the staged-file scan and the write, so the plan built here runs
-    // with the same configuration and object stores.
-    let ctx: SessionContext = create_session().into_inner();
-    let input = staged_input_plan(&ctx, &schema, &parts).await?;
+    let job = AssembleJob {
+        table_dir,
+        schema: schema.clone(),
+        parts,
+        mode: match (&mode, filter) {
+            (WriteMode::Append, _) => Existing::Keep,
+            (WriteMode::ReplaceAll, _) => Existing::RemoveAll,
+            (WriteMode::ReplaceWhere(_), Some(filter)) => Existing::Replace(filter),
+            (WriteMode::ReplaceWhere(_), None) => {
+                return Err(Error::InvalidWriteMode(
+                    "ReplaceWhere without a filter".into(),
+                ));
+            }
+        },
+        existing,
+        props: profile::published_writer_properties(&run_id)?,
+    };
+    let predicate = match &job.mode {
+        Existing::Replace(filter) => Some(filter.sql()),
+        Existing::Keep | Existing::RemoveAll => None,
+    };
+    // Copying row groups is blocking file IO; keep it off the async workers.
+    let assembled = tokio::task::spawn_blocking(move || assemble(job))
+        .await
+        .map_err(|e| Error::io("assembling data files", std::io::Error::other(e)))??;
 
     let mut metadata = app_metadata;
     metadata.insert("run_id".into(), run_id.clone().into());
@@ -127,55 +169,400 @@ pub async fn commit_table(commit: TableCommit) -> Result<CommitOutcome> {
     metadata
         .entry("userMetadata")
         .or_insert_with(|| format!("sendlake run {run_id}").into());
+    metadata.insert(
+        "operationMetrics".into(),
+        serde_json::json!({
+            "num_added_files": assembled.adds.len(),
+            "num_removed_files": assembled.removes.len(),
+            "num_added_rows": assembled.staged_rows,
+            "num_copied_rows": assembled.kept_rows,
+        }),
+    );
+    let files_added = assembled.adds.len();
+    let files_removed = assembled.removes.len();
+    let written: Vec<String> = assembled.adds.iter().map(|a| a.path.clone()).collect();
 
-    let mut write = table
-        .write(Vec::new())
-        .with_input_plan(input)
-        .with_session_state(Arc::new(ctx.state()))
-        .with_save_mode(match mode {
-            WriteMode::Append => SaveMode::Append,
-            WriteMode::ReplaceAll | WriteMode::ReplaceWhere(_) => SaveMode::Overwrite,
-        })
-        .with_writer_properties(profile::published_writer_properties(&run_id)?)
-        .with_target_file_size(NonZeroU64::new(profile::PUBLISHED_TARGET_FILE_BYTES))
-        .with_commit_properties(CommitProperties::default().with_metadata(metadata));
-    if let Some(predicate) = predicate {
-        write = write.with_replace_where(predicate);
-    }
-    if let Some(schema_mode) = schema_mode {
-        write = write.with_schema_mode(schema_mode);
-    }
-    let table = write.await?;
-
-    let version = table
-        .version()
-        .ok_or_else(|| DeltaTableError::Generic("table has no version after commit".into()))
-        .and_then(version_i64)?;
-    let staged_rows: u64 = parts.iter().map(|p| p.rows).sum();
-    let metrics = last_operation_metrics(&table).await;
-    let metric = |key: &str| {
-        metrics
-            .as_ref()
-            .and_then(|m| m.get(key))
-            .and_then(serde_json::Value::as_u64)
+    let committed = match table.version() {
+        None => {
+            let incoming: StructType = schema.as_ref().try_into_kernel()?;
+            CreateBuilder::new()
+                .with_log_store(table.log_store())
+                .with_columns(incoming.fields().cloned())
+                .with_actions(assembled.adds.into_iter().map(Action::Add))
+                .with_commit_properties(CommitProperties::default().with_metadata(metadata))
+                .await
+                .map_err(Error::from)
+                .and_then(|t| {
+                    t.version()
+                        .ok_or_else(|| {
+                            DeltaTableError::Generic("table has no version after create".into())
+                        })
+                        .and_then(version_i64)
+                        .map_err(Error::from)
+                })
+        }
+        Some(_) => {
+            let mut actions = Vec::with_capacity(1 + files_added + files_removed);
+            actions.extend(schema_change.map(Action::Metadata));
+            actions.extend(assembled.removes.into_iter().map(Action::Remove));
+            actions.extend(assembled.adds.into_iter().map(Action::Add));
+            let operation = DeltaOperation::Write {
+                mode: match mode {
+                    WriteMode::Append => SaveMode::Append,
+                    WriteMode::ReplaceAll | WriteMode::ReplaceWhere(_) => SaveMode::Overwrite,
+                },
+                partition_by: None,
+                predicate,
+            };
+            let state = table.snapshot()?;
+            CommitBuilder::from(CommitProperties::default().with_metadata(metadata))
+                .with_actions(actions)
+                .build(Some(state), table.log_store(), operation)
+                .await
+                .map_err(Error::from)
+                .and_then(|c| version_i64(c.version()).map_err(Error::from))
+        }
     };
+    let version = match committed {
+        Ok(v) => v,
+        Err(e) => {
+            // Nothing references the new files; remove them rather than leave them for vacuum.
+            for name in &written {
+                let _ = std::fs::remove_file(assembled.table_dir.join(name));
+            }
+            return Err(e);
+        }
+    };
+
     let outcome = CommitOutcome {
         table_uri,
         version,
-        rows_written: metric("num_added_rows").unwrap_or(staged_rows),
-        files_added: metric("num_added_files").unwrap_or(0) as usize,
-        files_removed: metric("num_removed_files").unwrap_or(0) as usize,
+        rows_written: assembled.staged_rows,
+        files_added,
+        files_removed,
     };
     tracing::info!(
         table_uri = %outcome.table_uri,
         version = outcome.version,
         rows = outcome.rows_written,
+        rows_copied = assembled.kept_rows,
         files_added = outcome.files_added,
         files_removed = outcome.files_removed,
         %run_id,
         "committed table"
     );
     Ok(outcome)
+}
+
+/// A data file of the current version.
+struct ExistingFile {
+    /// Path relative to the table root, as in the log.
+    path: String,
+    remove: Remove,
+}
+
+/// What happens to the current version's files.
+enum Existing {
+    Keep,
+    RemoveAll,
+    /// Remove the rows the filter matches; files holding other rows too are rewritten.
+    Replace(ReplaceFilter),
+}
+
+struct AssembleJob {
+    table_dir: PathBuf,
+    schema: SchemaRef,
+    parts: Vec<StagedPart>,
+    mode: Existing,
+    existing: Vec<ExistingFile>,
+    props: WriterProperties,
+}
+
+struct Assembled {
+    table_dir: PathBuf,
+    adds: Vec<Add>,
+    removes: Vec<Remove>,
+    staged_rows: u64,
+    kept_rows: u64,
+}
+
+/// Writes the new data file(s): every staged row group, plus the surviving row groups of
+/// files a replace has to rewrite. Nothing is committed here; on error every file written so
+/// far is deleted.
+fn assemble(job: AssembleJob) -> Result<Assembled> {
+    let AssembleJob {
+        table_dir,
+        schema,
+        parts,
+        mode,
+        existing,
+        props,
+    } = job;
+
+    // Check every part before writing anything, so a bad part leaves no file behind.
+    let mut staged = Vec::with_capacity(parts.len());
+    for part in &parts {
+        let input = InputFile::open(&part.path).map_err(|e| Error::StagedPart {
+            path: part.path.clone(),
+            detail: format!("cannot open: {e}"),
+        })?;
+        check_part(part, &input, &schema)?;
+        if let Existing::Replace(filter) = &mode {
+            check_part_matches(&input, filter)?;
+        }
+        staged.push(input);
+    }
+
+    // Decide the fate of each existing file.
+    let mut removes = Vec::new();
+    let mut rewrites: Vec<(InputFile, Vec<(usize, RowGroupMatch)>)> = Vec::new();
+    match &mode {
+        Existing::Keep => {}
+        Existing::RemoveAll => removes.extend(existing.into_iter().map(|f| f.remove)),
+        Existing::Replace(filter) => {
+            for file in existing {
+                let path = local_data_path(&table_dir, &file.path)?;
+                let input = InputFile::open(&path)?;
+                let descr = input.meta.file_metadata().schema_descr_ptr();
+                let verdicts: Vec<(usize, RowGroupMatch)> = input
+                    .row_groups()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, rg)| (i, filter.row_group(&descr, rg)))
+                    .collect();
+                if verdicts.iter().all(|(_, m)| *m == RowGroupMatch::None) {
+                    continue;
+                }
+                removes.push(file.remove);
+                let survivors: Vec<_> = verdicts
+                    .into_iter()
+                    .filter(|(_, m)| *m != RowGroupMatch::All)
+                    .collect();
+                if !survivors.is_empty() {
+                    rewrites.push((input, survivors));
+                }
+            }
+        }
+    }
+
+    std::fs::create_dir_all(&table_dir)
+        .map_err(|e| Error::io(format!("creating {}", table_dir.display()), e))?;
+    let mut out = Outputs::new(table_dir.clone(), schema.clone(), props);
+    let result = (|| -> Result<(u64, u64)> {
+        let mut staged_rows = 0;
+        for input in &staged {
+            staged_rows += out.append_file(input, &schema)?;
+        }
+        let mut kept_rows = 0;
+        if let Existing::Replace(filter) = &mode {
+            for (input, survivors) in &rewrites {
+                kept_rows += out.append_survivors(input, survivors, filter, &schema)?;
+            }
+        }
+        Ok((staged_rows, kept_rows))
+    })();
+    let (staged_rows, kept_rows) = match result {
+        Ok(counts) => counts,
+        Err(e) => {
+            out.abort();
+            return Err(e);
+        }
+    };
+    let adds = out.finish()?;
+    Ok(Assembled {
+        table_dir,
+        adds,
+        removes,
+        staged_rows,
+        kept_rows,
+    })
+}
+
+/// The new data files of one commit, rolled at the published target size.
+struct Outputs {
+    table_dir: PathBuf,
+    schema: SchemaRef,
+    props: WriterProperties,
+    current: Option<OutputFile>,
+    done: Vec<(String, u64, parquet::file::metadata::ParquetMetaData)>,
+}
+
+impl Outputs {
+    fn new(table_dir: PathBuf, schema: SchemaRef, props: WriterProperties) -> Self {
+        Self {
+            table_dir,
+            schema,
+            props,
+            current: None,
+            done: Vec::new(),
+        }
+    }
+
+    fn file(&mut self) -> Result<&mut OutputFile> {
+        if self.current.is_none() {
+            // The delta-rs naming scheme, so the files look familiar next to its own.
+            let name = format!("part-00000-{}-c000.zstd.parquet", uuid::Uuid::new_v4());
+            self.current = Some(OutputFile::create(
+                self.table_dir.join(name),
+                self.schema.clone(),
+                self.props.clone(),
+            )?);
+        }
+        self.current
+            .as_mut()
+            .ok_or_else(|| Error::io("opening a data file", std::io::ErrorKind::NotFound.into()))
+    }
+
+    fn roll_if_full(&mut self) -> Result<()> {
+        if let Some(f) = &self.current
+            && f.bytes_written() as u64 >= profile::PUBLISHED_TARGET_FILE_BYTES
+        {
+            self.close_current()?;
+        }
+        Ok(())
+    }
+
+    fn close_current(&mut self) -> Result<()> {
+        if let Some(f) = self.current.take() {
+            let (path, size, meta) = f.finish()?;
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            self.done.push((name, size, meta));
+        }
+        Ok(())
+    }
+
+    /// Appends all rows of a staged part. Returns the rows appended.
+    fn append_file(&mut self, input: &InputFile, schema: &SchemaRef) -> Result<u64> {
+        let mut rows = 0;
+        for rg in 0..input.row_groups().len() {
+            rows += self.append_row_group(input, rg, None, schema)?;
+        }
+        Ok(rows)
+    }
+
+    /// Appends the rows of a rewritten file that the replace keeps.
+    fn append_survivors(
+        &mut self,
+        input: &InputFile,
+        survivors: &[(usize, RowGroupMatch)],
+        filter: &ReplaceFilter,
+        schema: &SchemaRef,
+    ) -> Result<u64> {
+        let mut rows = 0;
+        for (rg, verdict) in survivors {
+            let drop_matching = (*verdict == RowGroupMatch::Unknown).then_some(filter);
+            rows += self.append_row_group(input, *rg, drop_matching, schema)?;
+        }
+        Ok(rows)
+    }
+
+    /// Copies a row group as it is when it can; otherwise decodes it, drops the rows
+    /// `drop_matching` matches, reshapes to the commit schema and encodes the rest.
+    fn append_row_group(
+        &mut self,
+        input: &InputFile,
+        rg: usize,
+        drop_matching: Option<&ReplaceFilter>,
+        schema: &SchemaRef,
+    ) -> Result<u64> {
+        let out = self.file()?;
+        let rows = if drop_matching.is_none() && out.can_copy_from(input) {
+            out.copy_row_group(input, rg)?;
+            u64::try_from(input.row_groups()[rg].num_rows()).unwrap_or(0)
+        } else {
+            let mut rows = 0u64;
+            input.for_each_batch(rg, |batch| {
+                let batch = match drop_matching {
+                    Some(filter) => {
+                        let keep = deltalake::arrow::compute::not(&filter.mask(&batch)?)?;
+                        deltalake::arrow::compute::filter_record_batch(&batch, &keep)?
+                    }
+                    None => batch,
+                };
+                if batch.num_rows() > 0 {
+                    let batch = assemble::to_schema(&batch, schema)?;
+                    rows += batch.num_rows() as u64;
+                    self.file()?.write_batch(&batch)?;
+                }
+                Ok(())
+            })?;
+            rows
+        };
+        self.roll_if_full()?;
+        Ok(rows)
+    }
+
+    /// Writes the footers and makes an `add` action per file.
+    fn finish(mut self) -> Result<Vec<Add>> {
+        let closed = self.close_current();
+        if let Err(e) = closed {
+            self.abort();
+            return Err(e);
+        }
+        let mut adds = Vec::with_capacity(self.done.len());
+        for (name, size, meta) in &self.done {
+            adds.push(stats::add_action(name.clone(), *size, meta)?);
+        }
+        Ok(adds)
+    }
+
+    fn abort(mut self) {
+        if let Some(f) = self.current.take() {
+            f.abort();
+        }
+        for (name, _, _) in &self.done {
+            let _ = std::fs::remove_file(self.table_dir.join(name));
+        }
+    }
+}
+
+/// A data file's local path from its log path. Paths in the log are relative to the table
+/// root; sendlake never writes absolute ones, and refuses to follow one out of the table.
+fn local_data_path(table_dir: &Path, log_path: &str) -> Result<PathBuf> {
+    let rel = Path::new(log_path);
+    if log_path.contains("://")
+        || rel.is_absolute()
+        || rel
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(Error::InvalidPath {
+            path: log_path.to_owned(),
+            reason: "data file paths must be relative to the table root",
+        });
+    }
+    Ok(table_dir.join(rel))
+}
+
+/// Every staged row must match the replace predicate: a run may only write the submissions it
+/// replaces.
+fn check_part_matches(input: &InputFile, filter: &ReplaceFilter) -> Result<()> {
+    let descr = input.meta.file_metadata().schema_descr_ptr();
+    for (i, rg) in input.row_groups().iter().enumerate() {
+        let fail = || Error::StagedPart {
+            path: input.path.clone(),
+            detail: format!(
+                "row group {i} failed validation: it holds rows outside the replace predicate {}",
+                filter.sql()
+            ),
+        };
+        match filter.row_group(&descr, rg) {
+            RowGroupMatch::All => {}
+            RowGroupMatch::None => return Err(fail()),
+            RowGroupMatch::Unknown => input.for_each_batch(i, |batch| {
+                let mask = filter.mask(&batch)?;
+                if mask.true_count() == batch.num_rows() {
+                    Ok(())
+                } else {
+                    Err(fail())
+                }
+            })?,
+        }
+    }
+    Ok(())
 }
 
 /// All rows of the current version. Collects into memory: for tests, checks and small tables.
@@ -274,45 +661,14 @@ async fn open_existing(table_uri: &str) -> Result<Option<DeltaTable>> {
     Ok(table.version().is_some().then_some(table))
 }
 
-/// The logical plan that streams the staged parts. With no parts it is an empty scan with the
-/// right schema, so a replace still runs (and removes rows) without inventing data.
-async fn staged_input_plan(
-    ctx: &SessionContext,
-    schema: &SchemaRef,
-    parts: &[StagedPart],
-) -> Result<LogicalPlan> {
-    if parts.is_empty() {
-        let empty = MemTable::try_new(schema.clone(), vec![Vec::new()])?;
-        return Ok(LogicalPlanBuilder::scan(
-            UNNAMED_TABLE,
-            provider_as_source(Arc::new(empty)),
-            None,
-        )?
-        .build()?);
-    }
-    let paths: Vec<String> = parts
-        .iter()
-        .map(|p| p.path.to_string_lossy().into_owned())
-        .collect();
-    // Passing the schema stops DataFusion inferring one (e.g. Utf8View for strings): the
-    // scan yields exactly the declared Arrow types.
-    let options = ParquetReadOptions::default().schema(schema.as_ref());
-    Ok(ctx
-        .read_parquet(paths, options)
-        .await?
-        .into_unoptimized_plan())
-}
-
-/// Each part must exist and carry the commit's columns; a mismatch is a pipeline bug that
-/// DataFusion would otherwise paper over with NULL columns.
-fn check_part(part: &StagedPart, schema: &Schema) -> Result<()> {
+/// Each part must carry the commit's columns and the row count it claims; a mismatch is a
+/// pipeline bug that would otherwise surface as wrong data.
+fn check_part(part: &StagedPart, input: &InputFile, schema: &Schema) -> Result<()> {
     let bad = |detail: String| Error::StagedPart {
         path: part.path.clone(),
         detail,
     };
-    let file = File::open(&part.path).map_err(|e| bad(format!("cannot open: {e}")))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
-    let file_schema = builder.schema();
+    let file_schema = input.arrow_schema()?;
     let same = file_schema.fields().len() == schema.fields().len()
         && file_schema
             .fields()
@@ -330,10 +686,10 @@ fn check_part(part: &StagedPart, schema: &Schema) -> Result<()> {
             schema.fields()
         )));
     }
-    let rows = builder.metadata().file_metadata().num_rows();
-    if u64::try_from(rows).ok() != Some(part.rows) {
+    if input.num_rows() != part.rows {
         return Err(bad(format!(
-            "holds {rows} rows but the part says {}",
+            "holds {} rows but the part says {}",
+            input.num_rows(),
             part.rows
         )));
     }
@@ -377,52 +733,5 @@ fn check_schema_change(table_uri: &str, existing: &StructType, incoming: &Schema
             table_uri: table_uri.to_owned(),
             detail: problems.join("; "),
         })
-    }
-}
-
-/// `c1 IN (...) AND c2 IN (...)`. Column references are built directly (not parsed from SQL)
-/// so mixed-case names are not folded to lower case.
-fn replace_predicate(schema: &Schema, terms: &[(String, Vec<String>)]) -> Result<Expr> {
-    let mut predicate: Option<Expr> = None;
-    for (column, values) in terms {
-        let field = schema.field_with_name(column).map_err(|_| {
-            Error::InvalidWriteMode(format!(
-                "ReplaceWhere column {column:?} is not in the table schema"
-            ))
-        })?;
-        if values.is_empty() {
-            // `x IN ()` matches nothing, and every staged row would then fail validation;
-            // the caller almost certainly meant something else.
-            return Err(Error::InvalidWriteMode(format!(
-                "ReplaceWhere column {column:?} has no values"
-            )));
-        }
-        let column_expr = Expr::Column(Column::new_unqualified(column));
-        let column_expr = match field.data_type() {
-            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => column_expr,
-            // Cast keeps "values matched as strings" true for ints/dates, at the cost of
-            // file pruning on that term (delta-rs then checks every file's rows).
-            _ => cast(column_expr, DataType::Utf8),
-        };
-        let term = column_expr.in_list(values.iter().map(|v| lit(v.as_str())).collect(), false);
-        predicate = Some(match predicate {
-            None => term,
-            Some(p) => p.and(term),
-        });
-    }
-    predicate.ok_or_else(|| {
-        Error::InvalidWriteMode("ReplaceWhere needs at least one column (use ReplaceAll)".into())
-    })
-}
-
-/// `operationMetrics` of the latest commit. Missing metrics are not an error: the commit
-/// has already happened, so this only affects the numbers reported back.
-async fn last_operation_metrics(
-    table: &DeltaTable,
-) -> Option<serde_json::Map<String, serde_json::Value>> {
-    let info = table.history(Some(1)).try_next().await.ok()??;
-    match info.info.get("operationMetrics")? {
-        serde_json::Value::Object(m) => Some(m.clone()),
-        _ => None,
     }
 }

@@ -7,14 +7,16 @@
 //!   [`Zone`] and table name to a table URI (`<root>/<zone>/<name>`) and stores small JSON
 //!   documents such as run records atomically ([`Lake::write_json`], [`Lake::read_json`]).
 //! * [`StagingArea`] is a per-run temporary directory. Its [`StagedTableWriter`]s stream
-//!   conformed Arrow batches into local Parquet part files (fast LZ4, small row groups), so
-//!   memory stays bounded at national scale. [`StagedTableWriter::finish`] yields a
+//!   conformed Arrow batches into local Parquet part files, already in the published format
+//!   (ZSTD, dictionaries, page statistics), so memory stays bounded at national scale and
+//!   nothing is encoded twice. [`StagedTableWriter::finish`] yields a
 //!   [`StagedPart`]; [`StagedTableWriter::abort`] deletes the file when a source turns out to
 //!   be bad and is quarantined whole.
 //! * At the end of the run the pipeline builds one [`TableCommit`] per table (schema, parts,
-//!   [`WriteMode`], run id) and calls [`commit_table`]. DataFusion scans the staged parts as a
-//!   stream into delta-rs's `WriteBuilder`, which writes ZSTD Parquet with large row groups
-//!   and commits removals and additions as a single table version ([`CommitOutcome`]).
+//!   [`WriteMode`], run id) and calls [`commit_table`]. It copies the staged row groups byte
+//!   for byte into one data file per table (splitting at 512 MiB), rewrites only files that
+//!   hold both replaced and kept rows, and commits removals and additions as a single table
+//!   version through delta-rs's transaction API ([`CommitOutcome`]).
 //!   `WriteMode::ReplaceWhere` replaces the rows of the submissions loaded in this run, so
 //!   re-loading a submission replaces it instead of duplicating it.
 //! * [`read_table`], [`table_version`] and [`count_rows`] read tables back for checks.
@@ -24,11 +26,13 @@
 //! `Timestamp(Microsecond, "UTC")` timestamps (Parquet `TIMESTAMP(MICROS, true)`).
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+mod assemble;
 mod commit;
 mod error;
 mod lake;
 mod profile;
 mod staging;
+mod stats;
 
 pub use commit::{
     CommitOutcome, TableCommit, WriteMode, commit_table, count_rows, read_table, table_version,

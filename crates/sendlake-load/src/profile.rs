@@ -18,14 +18,20 @@ use crate::error::{Error, Result};
 /// row group in memory, so this is also the main term of the commit's memory bound.
 pub(crate) const PUBLISHED_ROW_GROUP_ROWS: usize = 1 << 20;
 
-/// Target size of a published Delta data file before delta-rs starts another. SEND tables are
-/// a few million rows at most, so this normally means one file per commit.
+/// Target size of a published Delta data file before the commit starts another. SEND tables
+/// are a few million rows at most, so this normally means one file per commit.
 pub(crate) const PUBLISHED_TARGET_FILE_BYTES: u64 = 512 * 1024 * 1024;
 
-/// Row-group limits for staged files. Staged files are scratch data read back once, so they
-/// favour low memory and speed: the Arrow writer buffers one row group, keep it small.
-const STAGED_ROW_GROUP_ROWS: usize = 128 * 1024;
+/// Byte bound on a staged row group while it is being encoded. Staged row groups become the
+/// published ones (they are copied, not re-encoded), so they are as big as the row bound
+/// allows; the byte bound only caps the memory of one writer when a single source file is
+/// huge, since a run has one open writer per table per worker.
 const STAGED_ROW_GROUP_BYTES: usize = 64 * 1024 * 1024;
+
+/// ZSTD level of every data file. Level 1 compresses SEND tables within a few per cent of
+/// level 3 at a fraction of the CPU (measured in `docs/benchmarks.md`), and the encode now
+/// happens once, while the source files are being read.
+const ZSTD_LEVEL: i32 = 1;
 
 /// Refuses schemas that would not survive the trip to Power BI unchanged.
 ///
@@ -91,14 +97,9 @@ fn is_utc(tz: &str) -> bool {
 
 /// Settings for Delta data files that Power BI reads.
 pub(crate) fn published_writer_properties(run_id: &str) -> Result<WriterProperties> {
-    Ok(WriterProperties::builder()
-        .set_writer_version(WriterVersion::PARQUET_1_0)
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
-        .set_dictionary_enabled(true)
-        .set_statistics_enabled(EnabledStatistics::Page)
-        .set_max_row_group_row_count(Some(PUBLISHED_ROW_GROUP_ROWS))
-        // Byte-bounded row groups would make delta-rs's file roll and Power BI's row groups
-        // depend on data width; bound by rows only.
+    Ok(data_file_properties()?
+        // The staged row groups are copied as they are, so the byte bound they were written
+        // with needs no repeating here; rows encoded at commit time are bounded by rows only.
         .set_max_row_group_bytes(None)
         .set_key_value_metadata(Some(vec![KeyValue::new(
             "sendlake.run_id".to_owned(),
@@ -107,15 +108,22 @@ pub(crate) fn published_writer_properties(run_id: &str) -> Result<WriterProperti
         .build())
 }
 
-/// Settings for local staging files: fast to write and read back, small memory footprint.
-pub(crate) fn staged_writer_properties() -> WriterProperties {
-    WriterProperties::builder()
-        .set_compression(Compression::LZ4_RAW)
-        .set_dictionary_enabled(false)
-        .set_statistics_enabled(EnabledStatistics::None)
-        .set_max_row_group_row_count(Some(STAGED_ROW_GROUP_ROWS))
+/// Settings for staged files. They are the published settings, because the commit copies
+/// staged row groups into the table's data files without decoding them; the commit can only
+/// do that when both sides have the same Parquet schema and encodings.
+pub(crate) fn staged_writer_properties() -> Result<WriterProperties> {
+    Ok(data_file_properties()?
         .set_max_row_group_bytes(Some(STAGED_ROW_GROUP_BYTES))
-        .build()
+        .build())
+}
+
+fn data_file_properties() -> Result<parquet::file::properties::WriterPropertiesBuilder> {
+    Ok(WriterProperties::builder()
+        .set_writer_version(WriterVersion::PARQUET_1_0)
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL)?))
+        .set_dictionary_enabled(true)
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(PUBLISHED_ROW_GROUP_ROWS)))
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! Local staging: per-run scratch Parquet files that hold conformed rows until the end-of-run
-//! commit, so the pipeline never keeps a whole national table in memory.
+//! Local staging: per-run Parquet files that hold conformed rows until the end-of-run commit,
+//! so the pipeline never keeps a whole national table in memory. They are written in the
+//! published format, and the commit copies their row groups into the table as they are.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -81,9 +82,11 @@ impl StagingArea {
         let file = File::create_new(&path)
             .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
         let writer = ArrowWriter::try_new(
-            BufWriter::new(file),
+            // Row groups are flushed a column chunk at a time; a large buffer keeps that to a
+            // few big writes instead of thousands of 8 KiB ones.
+            BufWriter::with_capacity(1 << 20, file),
             schema.clone(),
-            Some(profile::staged_writer_properties()),
+            Some(profile::staged_writer_properties()?),
         )?;
         Ok(StagedTableWriter {
             table: table.to_owned(),
@@ -127,7 +130,7 @@ fn sanitize_table_dir(table: &str) -> PathBuf {
 }
 
 /// Appends batches to one staged Parquet file. Memory is bounded by one staged row group
-/// (128 Ki rows or 64 MiB, whichever comes first).
+/// (2^20 rows or 64 MiB encoded, whichever comes first).
 pub struct StagedTableWriter {
     table: String,
     schema: SchemaRef,

@@ -5,7 +5,10 @@
 //! person key (which identifier, and its check algorithm) and [`element_rules`], the cross-field
 //! rules of reference §1.6 keyed by element name.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
+
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
@@ -19,7 +22,7 @@ use sendlake_schema::{
 use crate::identifiers::{UlnError, UpnError, UpnKind, check_uln, check_upn, postcode_district};
 use crate::privacy::{PseudonymisationKey, digest_hex, normalise_text};
 use crate::quarantine::{QuarantineRows, Reject, RejectLevel};
-use crate::rows::{TableRows, Value};
+use crate::rows::{Cell, TableRows};
 use crate::stats::{FileStats, TableStats};
 use crate::{ConformError, RULE_IDS};
 
@@ -195,12 +198,99 @@ struct Node {
     element: String,
     max_per_parent: Option<usize>,
     children: Vec<usize>,
-    known_leaves: HashSet<String>,
-    known_children: HashSet<String>,
+    /// Every leaf the table reads or consumes, numbered, so that one pass over an element's
+    /// leaves finds them all (instead of a search by name for every column).
+    leaves: FxHashMap<Box<str>, usize>,
+    /// Each column's leaf number (`None` for a column with no `field`).
+    column_leaves: Vec<Option<usize>>,
+    /// Distinct column fields in column order, with their leaf numbers: each may appear once.
+    single_fields: Vec<(String, usize)>,
+    /// A handful of names at most, so a list beats a hash.
+    known_children: Vec<String>,
     /// Fields of primary-key columns: siblings must differ on them (placement rank, need rank).
     sibling_key_fields: Vec<String>,
     /// Each column's code list, resolved once here rather than looked up for every value.
-    code_lists: Vec<Option<CodeList>>,
+    code_lists: Vec<Option<Codes>>,
+}
+
+impl Node {
+    /// Where each known leaf of `el` first appears and how often, and how many leaves are
+    /// unknown. `out` is indexed by leaf number: (index in `el.fields`, count).
+    fn scan_leaves(&self, el: &RawElement, out: &mut Vec<(u32, u32)>) -> usize {
+        out.clear();
+        out.resize(self.leaves.len(), (u32::MAX, 0));
+        let mut unknown = 0;
+        for (i, f) in el.fields.iter().enumerate() {
+            match self.leaves.get(f.name.as_str()) {
+                Some(&slot) => {
+                    let entry = &mut out[slot];
+                    if entry.1 == 0 {
+                        entry.0 = u32::try_from(i).unwrap_or(u32::MAX);
+                    }
+                    entry.1 = entry.1.saturating_add(1);
+                }
+                None => unknown += 1,
+            }
+        }
+        unknown
+    }
+}
+
+/// The leaves of one element, located by [`Node::scan_leaves`].
+#[derive(Clone, Copy)]
+struct Leaves<'a> {
+    el: &'a RawElement,
+    node: &'a Node,
+    found: &'a [(u32, u32)],
+}
+
+impl<'a> Leaves<'a> {
+    /// The value of leaf number `slot`, as [`RawElement::value`] would give it.
+    fn slot_value(&self, slot: usize) -> Option<&'a str> {
+        let (first, count) = *self.found.get(slot)?;
+        if count == 0 {
+            return None;
+        }
+        self.el.fields.get(first as usize)?.value.as_deref()
+    }
+
+    /// [`RawElement::value`], by leaf number when the node knows the name.
+    fn value(&self, name: &str) -> Option<&'a str> {
+        match self.node.leaves.get(name) {
+            Some(&slot) => self.slot_value(slot),
+            None => self.el.value(name),
+        }
+    }
+}
+
+/// A code list with a fast index: the schema's own index hashes with SipHash, and most values
+/// of a record are looked up in one.
+#[derive(Debug)]
+struct Codes {
+    list: CodeList,
+    index: FxHashMap<Box<str>, usize>,
+}
+
+impl Codes {
+    fn new(list: CodeList) -> Self {
+        let index = list
+            .codes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.code.as_str().into(), i))
+            .collect();
+        Self { list, index }
+    }
+
+    fn contains(&self, code: &str) -> bool {
+        self.index.contains_key(code)
+    }
+
+    /// [`CodeList::main_group`].
+    fn main_group(&self, code: &str) -> Option<&str> {
+        let c = self.list.codes.get(*self.index.get(code)?)?;
+        Some(c.main_group.as_deref().unwrap_or(c.code.as_str()))
+    }
 }
 
 /// Conforms SEN2 returns: built once per run from the schema and the key.
@@ -212,7 +302,7 @@ pub struct Sen2Conformer {
     severities: BTreeMap<String, Severity>,
     batch_rows: usize,
     /// Valid LA codes (UPN characters 2-4).
-    la_codes: CodeList,
+    la_codes: Codes,
 }
 
 impl std::fmt::Debug for Sen2Conformer {
@@ -261,8 +351,29 @@ impl Sen2Conformer {
         let mut nodes: Vec<Node> = Vec::new();
         for table in registry.tables() {
             let Some(map) = &table.sen2 else { continue };
-            let mut known_leaves: HashSet<String> = map.consumes.iter().cloned().collect();
-            known_leaves.extend(table.columns.iter().filter_map(|c| c.field.clone()));
+            let mut leaves: FxHashMap<Box<str>, usize> = FxHashMap::default();
+            let names = map
+                .consumes
+                .iter()
+                .chain(table.columns.iter().filter_map(|c| c.field.as_ref()));
+            for name in names {
+                let next = leaves.len();
+                leaves.entry(name.as_str().into()).or_insert(next);
+            }
+            let column_leaves = table
+                .columns
+                .iter()
+                .map(|c| c.field.as_deref().and_then(|f| leaves.get(f).copied()))
+                .collect();
+            let mut single_fields: Vec<(String, usize)> = Vec::new();
+            for col in &table.columns {
+                if let Some(f) = &col.field
+                    && !single_fields.iter().any(|(g, _)| g == f)
+                    && let Some(&slot) = leaves.get(f.as_str())
+                {
+                    single_fields.push((f.clone(), slot));
+                }
+            }
             let sibling_key_fields = table
                 .primary_key
                 .iter()
@@ -276,6 +387,7 @@ impl Sen2Conformer {
                         .as_deref()
                         .and_then(|l| registry.code_list(l))
                         .cloned()
+                        .map(Codes::new)
                 })
                 .collect();
             nodes.push(Node {
@@ -284,8 +396,10 @@ impl Sen2Conformer {
                 element: map.element.clone(),
                 max_per_parent: map.max_per_parent,
                 children: Vec::new(),
-                known_leaves,
-                known_children: HashSet::new(),
+                leaves,
+                column_leaves,
+                single_fields,
+                known_children: Vec::new(),
                 sibling_key_fields,
             });
         }
@@ -313,7 +427,9 @@ impl Sen2Conformer {
                     };
                     let child_element = nodes[i].element.clone();
                     nodes[pi].children.push(i);
-                    nodes[pi].known_children.insert(child_element);
+                    if !nodes[pi].known_children.contains(&child_element) {
+                        nodes[pi].known_children.push(child_element);
+                    }
                 }
             }
         }
@@ -327,6 +443,7 @@ impl Sen2Conformer {
         let la_codes = registry
             .code_list("la_code")
             .cloned()
+            .map(Codes::new)
             .ok_or_else(|| ConformError::Schema("code list `la_code` is missing".into()))?;
         Ok(Self {
             registry,
@@ -385,7 +502,9 @@ impl Sen2Conformer {
                 la_code: Arc::from(ctx.header.la_code.as_str()),
                 source_file: Arc::from(ctx.source_file.as_str()),
                 run_id: Arc::from(ctx.run_id.as_str()),
+                loaded_at_us: ctx.loaded_at.timestamp_micros(),
             },
+            scratch: Vec::new(),
             ctx,
         })
     }
@@ -406,11 +525,12 @@ struct Lineage {
     la_code: Arc<str>,
     source_file: Arc<str>,
     run_id: Arc<str>,
+    loaded_at_us: i64,
 }
 
-/// Per-person context handed down the tree.
+/// Per-person context handed down the tree; it borrows from the person's tree.
 #[derive(Debug, Clone, Default)]
-struct Ctx {
+struct Ctx<'a> {
     person_position: u64,
     person_key: Arc<str>,
     key_basis: &'static str,
@@ -418,10 +538,10 @@ struct Ctx {
     uln_valid: bool,
     request_key: Arc<str>,
     request_seq: i32,
-    request_outcome: Option<String>,
+    request_outcome: Option<&'a str>,
     request_outcome_date: Option<NaiveDate>,
     plan_cease_date: Option<NaiveDate>,
-    assessment_outcome: Option<String>,
+    assessment_outcome: Option<&'a str>,
     assessment_outcome_date: Option<NaiveDate>,
 }
 
@@ -439,6 +559,8 @@ pub struct FileConformer<'a> {
     new_keys: HashSet<String>,
     ready: Vec<(String, RecordBatch)>,
     lineage: Lineage,
+    /// Buffers for [`Node::scan_leaves`], one per tree level, reused across records.
+    scratch: Vec<Vec<(u32, u32)>>,
 }
 
 impl std::fmt::Debug for FileConformer<'_> {
@@ -620,18 +742,11 @@ impl FileConformer<'_> {
         })
     }
 
-    fn severity_of(&self, reason: &str, required: bool) -> Severity {
-        match self.c.severity(reason) {
-            Severity::Field if required => Severity::Record,
-            s => s,
-        }
-    }
-
     fn process(
         &mut self,
         node_idx: usize,
         el: &RawElement,
-        ctx: &Ctx,
+        ctx: &Ctx<'_>,
         mut record_problems: Vec<Problem>,
         pre_field_problems: Vec<Problem>,
     ) -> Result<bool, ArrowError> {
@@ -639,13 +754,17 @@ impl FileConformer<'_> {
         let node = &c.nodes[node_idx];
         self.table_stats[node_idx].read += 1;
 
+        let mut found = self.scratch.pop().unwrap_or_default();
+        let unknown_leaves = node.scan_leaves(el, &mut found);
+        let leaves = Leaves {
+            el,
+            node,
+            found: &found,
+        };
+
         // A single-valued element given twice is ambiguous: which one is right?
-        let mut fields_seen = HashSet::new();
-        for col in &node.table.columns {
-            if let Some(f) = &col.field
-                && fields_seen.insert(f.as_str())
-                && el.fields_named(f).nth(1).is_some()
-            {
+        for (f, slot) in &node.single_fields {
+            if found[*slot].1 > 1 {
                 record_problems.push(Problem::on_field(
                     "DUPLICATE_ELEMENT",
                     el,
@@ -666,20 +785,34 @@ impl FileConformer<'_> {
                 list.push(p);
             }
         };
+        let severity_of = |reason: &str, required: bool| match c.severity(reason) {
+            Severity::Field if required => Severity::Record,
+            s => s,
+        };
         for p in pre_field_problems {
-            match self.severity_of(p.reason, false) {
+            match severity_of(p.reason, false) {
                 Severity::Record | Severity::File => record_problems.push(p),
                 Severity::Field => add_field_problem(p, &mut field_problems),
                 Severity::Warn => warnings.push(p.reason),
             }
         }
-        let mut values = Vec::with_capacity(node.table.columns.len());
-        for (col, list) in node.table.columns.iter().zip(&node.code_lists) {
-            match self.column_value(col, list.as_ref(), el, ctx) {
+        let file = FileRefs {
+            ctx: &self.ctx,
+            lineage: &self.lineage,
+        };
+        let mut values: Vec<Cell<'_>> = Vec::with_capacity(node.table.columns.len());
+        let columns = node
+            .table
+            .columns
+            .iter()
+            .zip(&node.code_lists)
+            .zip(&node.column_leaves);
+        for ((col, list), &slot) in columns {
+            match column_value(file, col, list.as_ref(), leaves, slot, ctx) {
                 Ok(v) => values.push(v),
                 Err(p) => {
-                    values.push(Value::Null);
-                    match self.severity_of(p.reason, col.required) {
+                    values.push(Cell::Null);
+                    match severity_of(p.reason, col.required) {
                         Severity::Record | Severity::File => {
                             if !record_problems
                                 .iter()
@@ -695,22 +828,26 @@ impl FileConformer<'_> {
             }
         }
         let valid = |field: &str| {
-            el.value(field).is_some()
+            leaves.value(field).is_some()
                 && !field_problems
                     .iter()
                     .any(|p| p.field.as_deref() == Some(field))
         };
-        for (problem, severity) in
-            element_rules(&node.element, el, ctx, self.ctx.header.census_date, &valid)
-        {
-            let severity = severity.unwrap_or_else(|| self.c.severity(problem.reason));
+        for (problem, severity) in element_rules(
+            &node.element,
+            leaves,
+            ctx,
+            self.ctx.header.census_date,
+            &valid,
+        ) {
+            let severity = severity.unwrap_or_else(|| c.severity(problem.reason));
             match severity {
                 Severity::Record | Severity::File => record_problems.push(problem),
                 Severity::Field => {
                     // Null every column read from the rejected field.
                     for (col, v) in node.table.columns.iter().zip(values.iter_mut()) {
-                        if col.field.as_deref() == problem.field.as_deref() {
-                            *v = if col.nullable { Value::Null } else { v.clone() };
+                        if col.field.as_deref() == problem.field.as_deref() && col.nullable {
+                            *v = Cell::Null;
                         }
                     }
                     field_problems.push(problem);
@@ -718,13 +855,9 @@ impl FileConformer<'_> {
                 Severity::Warn => warnings.push(problem.reason),
             }
         }
-        for f in &el.fields {
-            if !node.known_leaves.contains(&f.name) {
-                warnings.push("UNKNOWN_ELEMENT");
-            }
-        }
+        warnings.extend(std::iter::repeat_n("UNKNOWN_ELEMENT", unknown_leaves));
         for ch in &el.children {
-            if !node.known_children.contains(&ch.name) {
+            if !node.known_children.iter().any(|k| *k == ch.name) {
                 warnings.push("UNKNOWN_ELEMENT");
             }
         }
@@ -751,6 +884,8 @@ impl FileConformer<'_> {
                 source_file: self.ctx.source_file.clone(),
             };
             let reason = first.reason;
+            drop(values);
+            self.scratch.push(found);
             self.table_stats[node_idx].quarantine(reason);
             self.quarantine.push(&reject)?;
             self.cascade(node_idx, el, ctx)?;
@@ -777,7 +912,9 @@ impl FileConformer<'_> {
             };
             self.quarantine.push(&reject)?;
         }
-        self.rows[node_idx].push(&values)?;
+        self.rows[node_idx].push_cells(&values)?;
+        drop(values);
+        self.scratch.push(found);
         self.table_stats[node_idx].loaded += 1;
         for w in warnings {
             self.stats.warn(w);
@@ -817,7 +954,12 @@ impl FileConformer<'_> {
     }
 
     /// Quarantines every descendant of a rejected element, each with its own entry.
-    fn cascade(&mut self, node_idx: usize, el: &RawElement, ctx: &Ctx) -> Result<(), ArrowError> {
+    fn cascade(
+        &mut self,
+        node_idx: usize,
+        el: &RawElement,
+        ctx: &Ctx<'_>,
+    ) -> Result<(), ArrowError> {
         let children = self.c.nodes[node_idx].children.clone();
         for child in children {
             let element = self.c.nodes[child].element.clone();
@@ -846,20 +988,27 @@ impl FileConformer<'_> {
         Ok(())
     }
 
-    fn child_ctx(&self, element: &str, el: &RawElement, parent: &Ctx, index: usize) -> Ctx {
+    fn child_ctx<'a>(
+        &self,
+        element: &str,
+        el: &'a RawElement,
+        parent: &Ctx<'a>,
+        index: usize,
+    ) -> Ctx<'a> {
         let mut ctx = parent.clone();
         match element {
             "Requests" => {
                 ctx.request_seq = i32::try_from(index + 1).unwrap_or(i32::MAX);
+                let mut seq = itoa_buf();
                 ctx.request_key = Arc::from(digest_hex(
                     &[
                         &self.lineage.submission_id,
                         &parent.person_key,
-                        &ctx.request_seq.to_string(),
+                        format_i32(ctx.request_seq, &mut seq),
                     ],
                     32,
                 ));
-                ctx.request_outcome = el.value("RequestOutcome").map(str::to_owned);
+                ctx.request_outcome = el.value("RequestOutcome");
                 ctx.request_outcome_date = el.value("RequestOutcomeDate").and_then(parse_date);
                 ctx.plan_cease_date = el
                     .child("Assessment")
@@ -868,7 +1017,7 @@ impl FileConformer<'_> {
                     .and_then(parse_date);
             }
             "Assessment" => {
-                ctx.assessment_outcome = el.value("AssessmentOutcome").map(str::to_owned);
+                ctx.assessment_outcome = el.value("AssessmentOutcome");
                 ctx.assessment_outcome_date =
                     el.value("AssessmentOutcomeDate").and_then(parse_date);
             }
@@ -876,202 +1025,247 @@ impl FileConformer<'_> {
         }
         ctx
     }
+}
 
-    fn column_value(
-        &self,
-        col: &ColumnDef,
-        list: Option<&CodeList>,
-        el: &RawElement,
-        ctx: &Ctx,
-    ) -> Result<Value, Problem> {
-        let h = &self.ctx;
-        match col.derive {
-            Some(Derive::PersonKey) => return Ok(Value::Shared(ctx.person_key.clone())),
-            Some(Derive::PersonKeyBasis) => return Ok(Value::Utf8(ctx.key_basis.to_owned())),
-            Some(Derive::RequestKey) => return Ok(Value::Shared(ctx.request_key.clone())),
-            Some(Derive::RequestSeq) => return Ok(Value::Int32(ctx.request_seq)),
-            Some(Derive::LineageSource) => return Ok(Value::Shared(self.lineage.source.clone())),
-            Some(Derive::LineageSubmissionId) => {
-                return Ok(Value::Shared(self.lineage.submission_id.clone()));
-            }
-            Some(Derive::LineageLaCode) => return Ok(Value::Shared(self.lineage.la_code.clone())),
-            Some(Derive::LineageCollectionYear) => {
-                return Ok(Value::Int32(h.header.collection_year));
-            }
-            Some(Derive::LineageSourceFile) => {
-                return Ok(Value::Shared(self.lineage.source_file.clone()));
-            }
-            Some(Derive::LineageRunId) => return Ok(Value::Shared(self.lineage.run_id.clone())),
-            Some(Derive::LineageLoadedAt) => {
-                return Ok(Value::TimestampUs(h.loaded_at.timestamp_micros()));
-            }
-            Some(Derive::SettingBasis) => {
-                let basis = if valid_digits(el.value("URN"), 6) {
-                    "urn"
-                } else if valid_digits(el.value("UKPRN"), 8) {
-                    "ukprn"
-                } else {
-                    "sen_setting"
-                };
-                return Ok(Value::Utf8(basis.into()));
-            }
-            Some(Derive::ValidPresent) => {
-                let ok = match col.field.as_deref() {
-                    Some("UPN") => ctx.upn_valid,
-                    Some("UniqueLearnerNumber") => ctx.uln_valid,
-                    Some(f) => el.value(f).is_some(),
-                    None => false,
-                };
-                return Ok(Value::Bool(ok));
-            }
-            Some(Derive::Present) => {
-                return Ok(Value::Bool(
-                    col.field.as_deref().and_then(|f| el.value(f)).is_some(),
-                ));
-            }
-            Some(Derive::Reject) => return Ok(Value::Null),
-            Some(
-                Derive::CodeMainGroup
-                | Derive::MonthStart
-                | Derive::AgeAtCensus
-                | Derive::PostcodeDistrict,
-            )
-            | None => {}
+/// What of the file conformer the cells of a row borrow, apart from the rows themselves.
+#[derive(Clone, Copy)]
+struct FileRefs<'f> {
+    ctx: &'f SubmissionContext,
+    lineage: &'f Lineage,
+}
+
+/// A stack buffer for [`format_i32`].
+fn itoa_buf() -> [u8; 11] {
+    [0; 11]
+}
+
+/// `n.to_string()` without the allocation: a request number and every whole-number code
+/// are formatted once per record.
+fn format_i32(n: i32, buf: &mut [u8; 11]) -> &str {
+    let mut i = buf.len();
+    let mut m = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            break;
         }
-        let Some(field) = col.field.as_deref() else {
-            return Ok(Value::Null);
-        };
-        let Some(raw) = el.value(field) else {
-            if col.required {
-                return Err(Problem::on_field(
-                    "MISSING_REQUIRED_FIELD",
-                    el,
-                    field,
-                    format!("mandatory element {field} is missing or empty"),
-                ));
-            }
-            return Ok(Value::Null);
-        };
-        let census = h.header.census_date;
-        let date = |raw: &str| -> Result<NaiveDate, Problem> {
-            let d = parse_date(raw).ok_or_else(|| {
-                Problem::on_field(
-                    "INVALID_DATE",
-                    el,
-                    field,
-                    format!("{field} is not a valid YYYY-MM-DD date"),
-                )
-            })?;
-            if d > census && !col.allow_after_census {
-                return Err(Problem::on_field(
-                    "DATE_AFTER_CENSUS",
-                    el,
-                    field,
-                    format!("{field} is after the census reference date"),
-                ));
-            }
-            Ok(d)
-        };
-        let code = |raw: &str| -> Result<String, Problem> {
-            let Some(list) = list else {
-                return Ok(raw.to_owned());
+    }
+    if n < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or_default()
+}
+
+/// The value of one column of one record, or the problem that stops it.
+fn column_value<'a>(
+    file: FileRefs<'a>,
+    col: &ColumnDef,
+    list: Option<&'a Codes>,
+    leaves: Leaves<'a>,
+    slot: Option<usize>,
+    ctx: &'a Ctx<'_>,
+) -> Result<Cell<'a>, Problem> {
+    let h = file.ctx;
+    let lineage = file.lineage;
+    let el = leaves.el;
+    let field_value = || slot.and_then(|s| leaves.slot_value(s));
+    match col.derive {
+        Some(Derive::PersonKey) => return Ok(Cell::Str(&ctx.person_key)),
+        Some(Derive::PersonKeyBasis) => return Ok(Cell::Str(ctx.key_basis)),
+        Some(Derive::RequestKey) => return Ok(Cell::Str(&ctx.request_key)),
+        Some(Derive::RequestSeq) => return Ok(Cell::Int32(ctx.request_seq)),
+        Some(Derive::LineageSource) => return Ok(Cell::Str(&lineage.source)),
+        Some(Derive::LineageSubmissionId) => {
+            return Ok(Cell::Str(&lineage.submission_id));
+        }
+        Some(Derive::LineageLaCode) => return Ok(Cell::Str(&lineage.la_code)),
+        Some(Derive::LineageCollectionYear) => {
+            return Ok(Cell::Int32(h.header.collection_year));
+        }
+        Some(Derive::LineageSourceFile) => {
+            return Ok(Cell::Str(&lineage.source_file));
+        }
+        Some(Derive::LineageRunId) => return Ok(Cell::Str(&lineage.run_id)),
+        Some(Derive::LineageLoadedAt) => {
+            return Ok(Cell::TimestampUs(lineage.loaded_at_us));
+        }
+        Some(Derive::SettingBasis) => {
+            let basis = if valid_digits(leaves.value("URN"), 6) {
+                "urn"
+            } else if valid_digits(leaves.value("UKPRN"), 8) {
+                "ukprn"
+            } else {
+                "sen_setting"
             };
-            if list.contains(raw) {
-                return Ok(raw.to_owned());
-            }
-            let upper = raw.to_ascii_uppercase();
-            if list.contains(&upper) {
-                return Ok(upper);
-            }
-            Err(Problem::on_field(
-                "CODE_NOT_IN_LIST",
+            return Ok(Cell::Str(basis));
+        }
+        Some(Derive::ValidPresent) => {
+            let ok = match col.field.as_deref() {
+                Some("UPN") => ctx.upn_valid,
+                Some("UniqueLearnerNumber") => ctx.uln_valid,
+                Some(_) => field_value().is_some(),
+                None => false,
+            };
+            return Ok(Cell::Bool(ok));
+        }
+        Some(Derive::Present) => {
+            return Ok(Cell::Bool(field_value().is_some()));
+        }
+        Some(Derive::Reject) => return Ok(Cell::Null),
+        Some(
+            Derive::CodeMainGroup
+            | Derive::MonthStart
+            | Derive::AgeAtCensus
+            | Derive::PostcodeDistrict,
+        )
+        | None => {}
+    }
+    let Some(field) = col.field.as_deref() else {
+        return Ok(Cell::Null);
+    };
+    let Some(raw) = field_value() else {
+        if col.required {
+            return Err(Problem::on_field(
+                "MISSING_REQUIRED_FIELD",
                 el,
                 field,
-                format!("{field} is not in code list {}", list.name),
-            ))
+                format!("mandatory element {field} is missing or empty"),
+            ));
+        }
+        return Ok(Cell::Null);
+    };
+    let census = h.header.census_date;
+    let date = |raw: &str| -> Result<NaiveDate, Problem> {
+        let d = parse_date(raw).ok_or_else(|| {
+            Problem::on_field(
+                "INVALID_DATE",
+                el,
+                field,
+                format!("{field} is not a valid YYYY-MM-DD date"),
+            )
+        })?;
+        if d > census && !col.allow_after_census {
+            return Err(Problem::on_field(
+                "DATE_AFTER_CENSUS",
+                el,
+                field,
+                format!("{field} is after the census reference date"),
+            ));
+        }
+        Ok(d)
+    };
+    // `None`: `raw` is fine as it is; `Some`: its upper-case form is the code.
+    let check_code = |raw: &str| -> Result<Option<String>, Problem> {
+        let Some(list) = list else {
+            return Ok(None);
         };
-        match col.derive {
-            Some(Derive::CodeMainGroup) => {
-                let c = code(raw)?;
-                return Ok(Value::Utf8(
-                    list.and_then(|l| l.main_group(&c)).unwrap_or(&c).to_owned(),
+        if list.contains(raw) {
+            return Ok(None);
+        }
+        let upper = raw.to_ascii_uppercase();
+        if list.contains(&upper) {
+            return Ok(Some(upper));
+        }
+        Err(Problem::on_field(
+            "CODE_NOT_IN_LIST",
+            el,
+            field,
+            format!("{field} is not in code list {}", list.list.name),
+        ))
+    };
+    let code = |raw: &'a str| -> Result<Cow<'a, str>, Problem> {
+        Ok(check_code(raw)?.map_or(Cow::Borrowed(raw), Cow::Owned))
+    };
+    let text = |s: Cow<'a, str>| match s {
+        Cow::Borrowed(s) => Cell::Str(s),
+        Cow::Owned(s) => Cell::String(s),
+    };
+    match col.derive {
+        Some(Derive::CodeMainGroup) => {
+            let c = code(raw)?;
+            return Ok(match list.and_then(|l| l.main_group(&c)) {
+                Some(group) => Cell::Str(group),
+                None => text(c),
+            });
+        }
+        Some(Derive::MonthStart) => {
+            let d = date(raw)?;
+            return Ok(Cell::Date32(days_since_epoch(d.with_day(1).unwrap_or(d))));
+        }
+        Some(Derive::AgeAtCensus) => return Ok(Cell::Int32(age_on(date(raw)?, census))),
+        Some(Derive::PostcodeDistrict) => {
+            return postcode_district(raw).map(Cell::String).ok_or_else(|| {
+                Problem::on_field(
+                    "POSTCODE_FORMAT",
+                    el,
+                    field,
+                    format!("{field} is not a well-formed UK postcode"),
+                )
+            });
+        }
+        _ => {}
+    }
+    match col.data_type {
+        ColumnType::Utf8 => {
+            if let Some(n) = col.digits
+                && !valid_digits(Some(raw), usize::from(n))
+            {
+                return Err(Problem::on_field(
+                    "INVALID_FORMAT",
+                    el,
+                    field,
+                    format!("{field} must be exactly {n} digits"),
                 ));
             }
-            Some(Derive::MonthStart) => {
-                let d = date(raw)?;
-                return Ok(Value::Date32(days_since_epoch(d.with_day(1).unwrap_or(d))));
-            }
-            Some(Derive::AgeAtCensus) => return Ok(Value::Int32(age_on(date(raw)?, census))),
-            Some(Derive::PostcodeDistrict) => {
-                return postcode_district(raw).map(Value::Utf8).ok_or_else(|| {
-                    Problem::on_field(
-                        "POSTCODE_FORMAT",
-                        el,
-                        field,
-                        format!("{field} is not a well-formed UK postcode"),
-                    )
-                });
-            }
-            _ => {}
+            code(raw).map(text)
         }
-        match col.data_type {
-            ColumnType::Utf8 => {
-                if let Some(n) = col.digits
-                    && !valid_digits(Some(raw), usize::from(n))
-                {
-                    return Err(Problem::on_field(
-                        "INVALID_FORMAT",
-                        el,
-                        field,
-                        format!("{field} must be exactly {n} digits"),
-                    ));
-                }
-                code(raw).map(Value::Utf8)
-            }
-            ColumnType::Int32 => {
-                let n: i32 = raw.parse().map_err(|_| {
-                    Problem::on_field(
-                        "INVALID_NUMBER",
-                        el,
-                        field,
-                        format!("{field} is not a whole number"),
-                    )
-                })?;
-                code(&n.to_string())?;
-                Ok(Value::Int32(n))
-            }
-            ColumnType::Int64 => raw.parse().map(Value::Int64).map_err(|_| {
+        ColumnType::Int32 => {
+            let n: i32 = raw.parse().map_err(|_| {
                 Problem::on_field(
                     "INVALID_NUMBER",
                     el,
                     field,
                     format!("{field} is not a whole number"),
                 )
-            }),
-            ColumnType::Float64 => raw.parse().map(Value::Float64).map_err(|_| {
-                Problem::on_field(
-                    "INVALID_NUMBER",
-                    el,
-                    field,
-                    format!("{field} is not a number"),
-                )
-            }),
-            ColumnType::Bool => parse_bool(raw).map(Value::Bool).ok_or_else(|| {
-                Problem::on_field(
-                    "INVALID_BOOLEAN",
-                    el,
-                    field,
-                    format!("{field} is not true/false/1/0"),
-                )
-            }),
-            ColumnType::Date32 => date(raw).map(|d| Value::Date32(days_since_epoch(d))),
-            ColumnType::TimestampUsUtc => Err(Problem::on_field(
-                "INVALID_DATE",
+            })?;
+            let mut buf = itoa_buf();
+            check_code(format_i32(n, &mut buf))?;
+            Ok(Cell::Int32(n))
+        }
+        ColumnType::Int64 => raw.parse().map(Cell::Int64).map_err(|_| {
+            Problem::on_field(
+                "INVALID_NUMBER",
                 el,
                 field,
-                "timestamps are not read from SEN2",
-            )),
-        }
+                format!("{field} is not a whole number"),
+            )
+        }),
+        ColumnType::Float64 => raw.parse().map(Cell::Float64).map_err(|_| {
+            Problem::on_field(
+                "INVALID_NUMBER",
+                el,
+                field,
+                format!("{field} is not a number"),
+            )
+        }),
+        ColumnType::Bool => parse_bool(raw).map(Cell::Bool).ok_or_else(|| {
+            Problem::on_field(
+                "INVALID_BOOLEAN",
+                el,
+                field,
+                format!("{field} is not true/false/1/0"),
+            )
+        }),
+        ColumnType::Date32 => date(raw).map(|d| Cell::Date32(days_since_epoch(d))),
+        ColumnType::TimestampUsUtc => Err(Problem::on_field(
+            "INVALID_DATE",
+            el,
+            field,
+            "timestamps are not read from SEN2",
+        )),
     }
 }
 
@@ -1086,7 +1280,7 @@ fn raw_record_json(el: &RawElement) -> String {
         .iter()
         .map(|f| {
             (
-                f.name.clone(),
+                f.name.to_string(),
                 f.value
                     .clone()
                     .map_or(serde_json::Value::Null, serde_json::Value::String),
@@ -1108,8 +1302,9 @@ fn sibling_rules(node: &Node, elems: &[&RawElement]) -> Vec<Option<Problem>> {
             ));
         }
     }
-    if !node.sibling_key_fields.is_empty() {
-        let mut keys = HashSet::new();
+    // A lone element cannot repeat a rank, and most parents have just one.
+    if !node.sibling_key_fields.is_empty() && elems.len() > 1 {
+        let mut keys = FxHashSet::default();
         for (i, e) in elems.iter().enumerate() {
             if forced[i].is_some() {
                 continue;
@@ -1170,15 +1365,15 @@ fn sibling_rules(node: &Node, elems: &[&RawElement]) -> Vec<Option<Problem>> {
 /// (used where a rule is only a warning in one direction).
 fn element_rules(
     element: &str,
-    el: &RawElement,
-    ctx: &Ctx,
+    leaves: Leaves<'_>,
+    ctx: &Ctx<'_>,
     census: NaiveDate,
     valid: &dyn Fn(&str) -> bool,
 ) -> Vec<(Problem, Option<Severity>)> {
-    let date = |f: &str| el.value(f).and_then(parse_date);
+    let el = leaves.el;
+    let date = |f: &str| leaves.value(f).and_then(parse_date);
     let mut out = Vec::new();
-    let outcome_in =
-        |o: &Option<String>, set: &[&str]| o.as_deref().is_some_and(|o| set.contains(&o));
+    let outcome_in = |o: Option<&str>, set: &[&str]| o.is_some_and(|o| set.contains(&o));
     match element {
         "Requests" => {
             if let (Some(received), Some(decided)) =
@@ -1195,7 +1390,7 @@ fn element_rules(
                     None,
                 ));
             }
-            if matches!(el.value("RequestOutcome"), Some("Y" | "H"))
+            if matches!(leaves.value("RequestOutcome"), Some("Y" | "H"))
                 && el.child("Assessment").is_none()
             {
                 out.push((
@@ -1209,14 +1404,14 @@ fn element_rules(
             }
         }
         "Assessment" => {
-            if outcome_in(&ctx.request_outcome, &["N", "W", "A"]) {
+            if outcome_in(ctx.request_outcome, &["N", "W", "A"]) {
                 out.push((
                     Problem::on_element(
                         "ASSESSMENT_UNEXPECTED",
                         el,
                         format!(
                             "an Assessment under a request with outcome {}",
-                            ctx.request_outcome.as_deref().unwrap_or("")
+                            ctx.request_outcome.unwrap_or("")
                         ),
                     ),
                     None,
@@ -1236,7 +1431,7 @@ fn element_rules(
                     None,
                 ));
             }
-            if matches!(el.value("AssessmentOutcome"), Some("Y" | "H"))
+            if matches!(leaves.value("AssessmentOutcome"), Some("Y" | "H"))
                 && el.child("NamedPlan").is_none()
             {
                 out.push((
@@ -1250,21 +1445,21 @@ fn element_rules(
             }
         }
         "NamedPlan" => {
-            if outcome_in(&ctx.assessment_outcome, &["N", "W", "A"]) {
+            if outcome_in(ctx.assessment_outcome, &["N", "W", "A"]) {
                 out.push((
                     Problem::on_element(
                         "PLAN_UNEXPECTED",
                         el,
                         format!(
                             "a NamedPlan under an assessment with outcome {}",
-                            ctx.assessment_outcome.as_deref().unwrap_or("")
+                            ctx.assessment_outcome.unwrap_or("")
                         ),
                     ),
                     None,
                 ));
             }
             let start = date("StartDate");
-            if ctx.assessment_outcome.as_deref() != Some("H")
+            if ctx.assessment_outcome != Some("H")
                 && let (Some(start), Some(decided)) = (start, ctx.assessment_outcome_date)
                 && start < decided
             {
@@ -1292,8 +1487,8 @@ fn element_rules(
                 ));
             }
             match (
-                el.value("CeaseDate").is_some(),
-                el.value("CeaseReason").is_some(),
+                leaves.value("CeaseDate").is_some(),
+                leaves.value("CeaseReason").is_some(),
             ) {
                 (true, false) => out.push((
                     Problem::on_field(
@@ -1347,7 +1542,7 @@ fn element_rules(
             {
                 out.push((Problem::on_element("ACTIVE_PLAN_AFTER_CEASE", el, "ActivePlans is present but the request's plan ceased on or before census day"), None));
             }
-            if el.value("ReviewOutcome").is_some() && el.value("ReviewMeeting").is_none() {
+            if leaves.value("ReviewOutcome").is_some() && leaves.value("ReviewMeeting").is_none() {
                 out.push((
                     Problem::on_field(
                         "REVIEW_OUTCOME_WITHOUT_MEETING",

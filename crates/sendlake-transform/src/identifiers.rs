@@ -122,22 +122,43 @@ pub fn check_nhs_number(nhs: &str) -> Option<String> {
 /// The outward code (postcode district) of a UK postcode, upper-cased, or `None` if the
 /// postcode is not well formed. Spaces are ignored, so `sg12ab` and `SG1 2AB` both give `SG1`.
 pub fn postcode_district(postcode: &str) -> Option<String> {
+    if postcode.is_ascii() {
+        // Every record has a postcode: compact it on the stack. The whitespace set is what
+        // `char::is_whitespace` means for ASCII (it includes vertical tab).
+        let mut buf = [0u8; 7];
+        let mut n = 0;
+        for &c in postcode.as_bytes() {
+            if matches!(c, b'\t'..=b'\r' | b' ') {
+                continue;
+            }
+            let slot = buf.get_mut(n)?;
+            *slot = c.to_ascii_uppercase();
+            n += 1;
+        }
+        return district(&buf[..n]);
+    }
     let compact: String = postcode
         .chars()
         .filter(|c| !c.is_whitespace())
         .map(|c| c.to_ascii_uppercase())
         .collect();
     let b = compact.as_bytes();
-    if !(5..=7).contains(&b.len()) || !b.is_ascii() {
+    if !b.is_ascii() {
         return None;
     }
-    let (outward, inward) = compact.split_at(b.len() - 3);
-    let i = inward.as_bytes();
+    district(b)
+}
+
+/// The outward code of a compacted, upper-cased ASCII postcode.
+fn district(b: &[u8]) -> Option<String> {
+    if !(5..=7).contains(&b.len()) {
+        return None;
+    }
+    let (o, i) = b.split_at(b.len() - 3);
     if !(i[0].is_ascii_digit() && i[1].is_ascii_alphabetic() && i[2].is_ascii_alphabetic()) {
         return None;
     }
     // Outward forms: A9, A99, AA9, AA99, A9A, AA9A.
-    let o = outward.as_bytes();
     let alpha = |k: usize| o.get(k).is_some_and(u8::is_ascii_alphabetic);
     let digit = |k: usize| o.get(k).is_some_and(u8::is_ascii_digit);
     let ok = match o.len() {
@@ -146,7 +167,7 @@ pub fn postcode_district(postcode: &str) -> Option<String> {
         4 => alpha(0) && alpha(1) && digit(2) && (digit(3) || alpha(3)),
         _ => false,
     };
-    ok.then(|| outward.to_owned())
+    ok.then(|| o.iter().map(|&c| char::from(c)).collect())
 }
 
 #[cfg(test)]
@@ -223,6 +244,12 @@ mod tests {
         assert_eq!(postcode_district("EC1A 1BB").as_deref(), Some("EC1A"));
         assert_eq!(postcode_district("M1 1AE").as_deref(), Some("M1"));
         assert_eq!(postcode_district("AA11AA").as_deref(), Some("AA1"));
+        assert_eq!(
+            postcode_district(" s\u{b}g1\t2ab\r\n").as_deref(),
+            Some("SG1")
+        );
+        assert_eq!(postcode_district("sg1\u{2003}2ab").as_deref(), Some("SG1"));
+        assert_eq!(postcode_district("SG1\u{a0}2AB").as_deref(), Some("SG1"));
         for bad in [
             "",
             "SG1",
@@ -231,6 +258,7 @@ mod tests {
             "SG1 2A1",
             "SGG1 2AB",
             "S€1 2AB",
+            "SG1 2ABX",
         ] {
             assert_eq!(postcode_district(bad), None, "{bad}");
         }

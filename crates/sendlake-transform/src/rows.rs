@@ -34,6 +34,71 @@ pub enum Value {
     TimestampUs(i64),
 }
 
+impl Value {
+    fn cell(&self) -> Cell<'_> {
+        match self {
+            Self::Null => Cell::Null,
+            Self::Utf8(s) => Cell::Str(s),
+            Self::Shared(s) => Cell::Str(s),
+            Self::Int32(v) => Cell::Int32(*v),
+            Self::Int64(v) => Cell::Int64(*v),
+            Self::Bool(v) => Cell::Bool(*v),
+            Self::Float64(v) => Cell::Float64(*v),
+            Self::Date32(v) => Cell::Date32(*v),
+            Self::TimestampUs(v) => Cell::TimestampUs(*v),
+        }
+    }
+}
+
+/// A cell that borrows its text: the conformer's rows are made of values that already live in
+/// the record, the code lists or the file's lineage, and copying each into an owned
+/// [`Value`] only to copy it again into the Arrow buffer was a large share of the run time.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Cell<'a> {
+    Null,
+    Str(&'a str),
+    /// Text made while conforming (an upper-cased code, a postcode district).
+    String(String),
+    Int32(i32),
+    Int64(i64),
+    Bool(bool),
+    Float64(f64),
+    Date32(i32),
+    TimestampUs(i64),
+}
+
+impl Cell<'_> {
+    /// The same cell, borrowing any owned text instead of copying it.
+    fn view(&self) -> Cell<'_> {
+        match self {
+            Self::String(s) => Cell::Str(s),
+            Self::Str(s) => Cell::Str(s),
+            Self::Null => Cell::Null,
+            Self::Int32(v) => Cell::Int32(*v),
+            Self::Int64(v) => Cell::Int64(*v),
+            Self::Bool(v) => Cell::Bool(*v),
+            Self::Float64(v) => Cell::Float64(*v),
+            Self::Date32(v) => Cell::Date32(*v),
+            Self::TimestampUs(v) => Cell::TimestampUs(*v),
+        }
+    }
+
+    /// The same value as a [`Value`], so internal error messages read as they always have.
+    fn to_value(&self) -> Value {
+        match self {
+            Self::Null => Value::Null,
+            Self::Str(s) => Value::Utf8((*s).to_owned()),
+            Self::String(s) => Value::Utf8(s.clone()),
+            Self::Int32(v) => Value::Int32(*v),
+            Self::Int64(v) => Value::Int64(*v),
+            Self::Bool(v) => Value::Bool(*v),
+            Self::Float64(v) => Value::Float64(*v),
+            Self::Date32(v) => Value::Date32(*v),
+            Self::TimestampUs(v) => Value::TimestampUs(*v),
+        }
+    }
+}
+
 enum ColumnBuilder {
     Utf8(StringBuilder),
     Int32(Int32Builder),
@@ -59,38 +124,38 @@ impl ColumnBuilder {
         }
     }
 
-    fn accepts(&self, value: &Value) -> bool {
+    fn accepts(&self, value: &Cell<'_>) -> bool {
         matches!(
             (self, value),
-            (_, Value::Null)
-                | (Self::Utf8(_), Value::Utf8(_) | Value::Shared(_))
-                | (Self::Int32(_), Value::Int32(_))
-                | (Self::Int64(_), Value::Int64(_))
-                | (Self::Bool(_), Value::Bool(_))
-                | (Self::Float64(_), Value::Float64(_))
-                | (Self::Date32(_), Value::Date32(_))
-                | (Self::TimestampUs(_), Value::TimestampUs(_))
+            (_, Cell::Null)
+                | (Self::Utf8(_), Cell::Str(_) | Cell::String(_))
+                | (Self::Int32(_), Cell::Int32(_))
+                | (Self::Int64(_), Cell::Int64(_))
+                | (Self::Bool(_), Cell::Bool(_))
+                | (Self::Float64(_), Cell::Float64(_))
+                | (Self::Date32(_), Cell::Date32(_))
+                | (Self::TimestampUs(_), Cell::TimestampUs(_))
         )
     }
 
     /// Appends `value`, which [`Self::accepts`] has checked.
-    fn append(&mut self, value: &Value) {
+    fn append(&mut self, value: &Cell<'_>) {
         match (self, value) {
-            (Self::Utf8(b), Value::Utf8(v)) => b.append_value(v),
-            (Self::Utf8(b), Value::Shared(v)) => b.append_value(v),
-            (Self::Int32(b), Value::Int32(v)) => b.append_value(*v),
-            (Self::Int64(b), Value::Int64(v)) => b.append_value(*v),
-            (Self::Bool(b), Value::Bool(v)) => b.append_value(*v),
-            (Self::Float64(b), Value::Float64(v)) => b.append_value(*v),
-            (Self::Date32(b), Value::Date32(v)) => b.append_value(*v),
-            (Self::TimestampUs(b), Value::TimestampUs(v)) => b.append_value(*v),
-            (Self::Utf8(b), Value::Null) => b.append_null(),
-            (Self::Int32(b), Value::Null) => b.append_null(),
-            (Self::Int64(b), Value::Null) => b.append_null(),
-            (Self::Bool(b), Value::Null) => b.append_null(),
-            (Self::Float64(b), Value::Null) => b.append_null(),
-            (Self::Date32(b), Value::Null) => b.append_null(),
-            (Self::TimestampUs(b), Value::Null) => b.append_null(),
+            (Self::Utf8(b), Cell::Str(v)) => b.append_value(v),
+            (Self::Utf8(b), Cell::String(v)) => b.append_value(v),
+            (Self::Int32(b), Cell::Int32(v)) => b.append_value(*v),
+            (Self::Int64(b), Cell::Int64(v)) => b.append_value(*v),
+            (Self::Bool(b), Cell::Bool(v)) => b.append_value(*v),
+            (Self::Float64(b), Cell::Float64(v)) => b.append_value(*v),
+            (Self::Date32(b), Cell::Date32(v)) => b.append_value(*v),
+            (Self::TimestampUs(b), Cell::TimestampUs(v)) => b.append_value(*v),
+            (Self::Utf8(b), Cell::Null) => b.append_null(),
+            (Self::Int32(b), Cell::Null) => b.append_null(),
+            (Self::Int64(b), Cell::Null) => b.append_null(),
+            (Self::Bool(b), Cell::Null) => b.append_null(),
+            (Self::Float64(b), Cell::Null) => b.append_null(),
+            (Self::Date32(b), Cell::Null) => b.append_null(),
+            (Self::TimestampUs(b), Cell::Null) => b.append_null(),
             // Unreachable after `accepts`; ignoring keeps this path panic-free.
             _ => {}
         }
@@ -169,36 +234,52 @@ impl TableRows {
     /// # Errors
     /// See above.
     pub fn push(&mut self, row: &[Value]) -> Result<(), ArrowError> {
-        if row.len() != self.builders.len() {
+        self.push_with(row.len(), |i| row[i].cell())
+    }
+
+    /// [`push`](Self::push) for rows whose text is borrowed.
+    pub(crate) fn push_cells(&mut self, row: &[Cell<'_>]) -> Result<(), ArrowError> {
+        self.push_with(row.len(), |i| row[i].view())
+    }
+
+    /// The checks and appends of [`push`](Self::push), over cells that `cell` makes on
+    /// demand (cheap: a cell only borrows).
+    fn push_with<'v>(
+        &mut self,
+        len: usize,
+        cell: impl Fn(usize) -> Cell<'v>,
+    ) -> Result<(), ArrowError> {
+        if len != self.builders.len() {
             return Err(ArrowError::InvalidArgumentError(format!(
                 "internal error: row has {} values, table has {} columns",
-                row.len(),
+                len,
                 self.builders.len()
             )));
         }
-        for (i, v) in row.iter().enumerate() {
-            if matches!(v, Value::Null) && !self.nullable[i] {
-                return Err(ArrowError::InvalidArgumentError(format!(
-                    "internal error: null in non-nullable column `{}`",
-                    self.names[i]
-                )));
+        // Check every value first so a bad row never leaves the columns misaligned. Nulls
+        // are checked for every column before types, so the first error is the same one.
+        let mut mistyped = None;
+        for (i, (b, &nullable)) in self.builders.iter().zip(&self.nullable).enumerate() {
+            let v = cell(i);
+            if matches!(v, Cell::Null) {
+                if !nullable {
+                    return Err(ArrowError::InvalidArgumentError(format!(
+                        "internal error: null in non-nullable column `{}`",
+                        self.names[i]
+                    )));
+                }
+            } else if mistyped.is_none() && !b.accepts(&v) {
+                mistyped = Some((i, v.to_value()));
             }
         }
-        // Check every value first so a bad row never leaves the columns misaligned.
-        if let Some((i, v)) = self
-            .builders
-            .iter()
-            .zip(row)
-            .enumerate()
-            .find_map(|(i, (b, v))| (!b.accepts(v)).then_some((i, v)))
-        {
+        if let Some((i, v)) = mistyped {
             return Err(ArrowError::InvalidArgumentError(format!(
                 "internal error: value {v:?} does not match the type of column `{}`",
                 self.names[i]
             )));
         }
-        for (b, v) in self.builders.iter_mut().zip(row) {
-            b.append(v);
+        for (i, b) in self.builders.iter_mut().enumerate() {
+            b.append(&cell(i));
         }
         Ok(())
     }

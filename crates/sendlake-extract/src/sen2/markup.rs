@@ -2,54 +2,42 @@
 //! whitespace and leaf values. Knows XML, not SEN2.
 
 use quick_xml::events::{BytesRef, BytesStart};
+use rustc_hash::FxHashMap;
 
 use super::state::malformed;
 use crate::pos_reader::Locate;
-use crate::{Position, Sen2FileError, Sen2FileErrorKind};
+use crate::{Name, Position, Sen2FileError, Sen2FileErrorKind};
 
 /// Element names already checked, so that each distinct name is validated and decoded once.
 ///
 /// A SEN2 file has about 80 distinct names repeated millions of times; checking and
-/// decoding every occurrence was a measurable share of the run time. Direct-mapped (a name
-/// that collides just replaces the slot) and limited to short names, so memory is bounded.
-#[derive(Debug)]
+/// decoding every occurrence was a measurable share of the run time, and so was copying the
+/// name: the cache hands out shared [`Name`]s. Limited to short names and to a number of
+/// them, so memory is bounded whatever the file.
+#[derive(Debug, Default)]
 pub(super) struct NameCache {
-    /// `(qualified name as in the file, local name)`.
-    slots: Vec<Option<(Box<[u8]>, String)>>,
+    /// Qualified name as in the file -> local name.
+    names: FxHashMap<Box<[u8]>, Name>,
 }
 
 impl NameCache {
-    const SLOTS: usize = 256;
+    const MAX_NAMES: usize = 1024;
     const MAX_LEN: usize = 64;
 
     pub(super) fn new() -> Self {
-        Self {
-            slots: vec![None; Self::SLOTS],
-        }
+        Self::default()
     }
 
     /// The local name of `e`, checked (see [`element_name`]).
-    pub(super) fn get(
-        &mut self,
-        e: &BytesStart<'_>,
-        pos: Position,
-    ) -> Result<String, Sen2FileError> {
+    pub(super) fn get(&mut self, e: &BytesStart<'_>, pos: Position) -> Result<Name, Sen2FileError> {
         let qname = e.name().into_inner();
-        if qname.len() > Self::MAX_LEN {
-            return element_name(e, pos).map(str::to_owned);
-        }
-        // FNV-1a: names are short, so a simple byte hash is the cheapest good one.
-        let hash = qname.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-        let slot = usize::try_from(hash).unwrap_or_default() % Self::SLOTS;
-        if let Some((cached, local)) = &self.slots[slot]
-            && **cached == *qname
-        {
+        if let Some(local) = self.names.get(qname) {
             return Ok(local.clone());
         }
-        let local = element_name(e, pos)?.to_owned();
-        self.slots[slot] = Some((qname.into(), local.clone()));
+        let local = Name::from(element_name(e, pos)?);
+        if qname.len() <= Self::MAX_LEN && self.names.len() < Self::MAX_NAMES {
+            self.names.insert(qname.into(), local.clone());
+        }
         Ok(local)
     }
 }

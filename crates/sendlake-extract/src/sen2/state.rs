@@ -14,7 +14,7 @@ use super::markup::{NameCache, check_attributes, is_blank_bytes, leaf_value, res
 use super::paths::{SiblingCounts, push_segment};
 use super::{RawPerson, ReaderLimits, Sen2Item};
 use crate::pos_reader::Locate;
-use crate::{Position, RawElement, RawField, Sen2FileError, Sen2FileErrorKind};
+use crate::{Name, Position, RawElement, RawField, Sen2FileError, Sen2FileErrorKind};
 
 /// The root element every SEN2 return has.
 const ROOT: &str = "Message";
@@ -69,7 +69,7 @@ struct Skip {
 
 /// Field and child counts of the last container of each name, to size the next one.
 #[derive(Debug, Default)]
-struct CapacityHints(Vec<(String, usize, usize)>);
+struct CapacityHints(Vec<(Name, usize, usize)>);
 
 impl CapacityHints {
     /// Enough for every SEN2 container; more names are simply not remembered.
@@ -80,7 +80,7 @@ impl CapacityHints {
     fn get(&self, name: &str) -> (usize, usize) {
         self.0
             .iter()
-            .find(|(n, ..)| n == name)
+            .find(|(n, ..)| *n == *name)
             .map_or((0, 0), |&(_, f, c)| (f, c))
     }
 
@@ -251,16 +251,22 @@ impl State {
         Ok(())
     }
 
-    fn outer_start(&mut self, name: &str, pos: Position, empty: bool) -> Result<(), Sen2FileError> {
+    fn outer_start(
+        &mut self,
+        element: &Name,
+        pos: Position,
+        empty: bool,
+    ) -> Result<(), Sen2FileError> {
         let Some(parent) = self.outer.last_mut() else {
             return Ok(());
         };
+        let name = element.as_str();
         let n = parent.children.bump(name);
         let mut path = parent.path.clone();
         push_segment(&mut path, name, n);
         match (parent.kind, name) {
             (OuterKind::Message, "Header") => {
-                self.item_start(ItemKind::Header, name, path, pos, empty)
+                self.item_start(ItemKind::Header, element, path, pos, empty)
             }
             (OuterKind::Message, "Persons") => {
                 if !empty {
@@ -279,7 +285,7 @@ impl State {
                 let kind = ItemKind::Person {
                     index: self.persons,
                 };
-                self.item_start(kind, name, path, pos, empty)
+                self.item_start(kind, element, path, pos, empty)
             }
             (kind, _) => {
                 let parent_name = &parent.name;
@@ -312,7 +318,7 @@ impl State {
     fn item_start(
         &mut self,
         kind: ItemKind,
-        name: &str,
+        name: &Name,
         path: String,
         pos: Position,
         empty: bool,
@@ -321,7 +327,7 @@ impl State {
         self.item_nodes = 1;
         self.check_nodes(pos)?;
         let element = RawElement {
-            name: name.to_owned(),
+            name: name.clone(),
             pos,
             path,
             fields: Vec::new(),
@@ -360,12 +366,7 @@ impl State {
         )
     }
 
-    fn build_start(
-        &mut self,
-        name: String,
-        pos: Position,
-        empty: bool,
-    ) -> Result<(), Sen2FileError> {
+    fn build_start(&mut self, name: Name, pos: Position, empty: bool) -> Result<(), Sen2FileError> {
         self.item_nodes += 1;
         self.check_nodes(pos)?;
         self.make_top_container();
@@ -408,7 +409,7 @@ impl State {
         if len >= 2 && self.build[len - 1].path.is_empty() {
             let (parents, top) = self.build.split_at_mut(len - 1);
             let (parent, top) = (&parents[len - 2], &mut top[0]);
-            let same = |name: &str| name == top.name;
+            let same = |name: &Name| *name == top.name;
             let before = parent.fields.iter().filter(|f| same(&f.name)).count()
                 + parent.children.iter().filter(|c| same(&c.name)).count();
             let n = u32::try_from(before + 1).unwrap_or(u32::MAX);
@@ -504,9 +505,9 @@ impl State {
     fn flush_stray(&mut self) {
         let Some(pos) = self.stray.take() else { return };
         let (path, name) = if let Some(top) = self.build.last() {
-            (&top.path, &top.name)
+            (&top.path, top.name.as_str())
         } else if let Some(top) = self.outer.last() {
-            (&top.path, &top.name)
+            (&top.path, top.name.as_str())
         } else {
             return;
         };
@@ -684,7 +685,7 @@ mod tests {
             path: String::new(),
             fields: (0..100)
                 .map(|i| RawField {
-                    name: format!("F{i}"),
+                    name: format!("F{i}").into(),
                     value: None,
                     pos: Position::START,
                 })

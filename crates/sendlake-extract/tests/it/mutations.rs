@@ -396,7 +396,7 @@ fn render(doc: &SynDoc) -> String {
 fn fields_of(el: &sendlake_extract::RawElement) -> Vec<(String, Option<String>)> {
     el.fields
         .iter()
-        .map(|f| (f.name.clone(), f.value.clone()))
+        .map(|f| (f.name.to_string(), f.value.clone()))
         .collect()
 }
 
