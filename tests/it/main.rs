@@ -1,4 +1,5 @@
-//! End-to-end tests: SEN2 files in, Delta lake out. One binary, modules by topic.
+//! End-to-end tests: SEN2 files in, Delta lake out; the HTTP client against the partner
+//! simulator. One binary, modules by topic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 mod support;
@@ -8,6 +9,7 @@ mod contract;
 mod crash;
 mod idempotence;
 mod mutations;
+mod partner_apis;
 mod privacy;
 mod roundtrip;
 mod rules;

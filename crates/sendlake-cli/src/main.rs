@@ -2,7 +2,7 @@
 //!
 //! Brief overview: `run` executes a pipeline file (the nightly job), `check` validates pipeline
 //! files and reports every problem with file and key, `sim sen2` writes synthetic SEN2
-//! returns, `schema contract` prints the published contract. Exit codes (docs/operations.md):
+//! returns, `sim serve` serves the synthetic partner APIs on loopback, `schema contract` prints the published contract. Exit codes (docs/operations.md):
 //! 0 success, 1 partial failure (something was quarantined whole or failed; the rest was
 //! committed), 2 configuration or usage error (nothing ran), 3 fatal (nothing committed).
 
@@ -70,7 +70,7 @@ enum Command {
         #[arg(required = true)]
         pipelines: Vec<PathBuf>,
     },
-    /// Generate synthetic data.
+    /// Generate synthetic data, or serve the synthetic partner APIs.
     Sim {
         #[command(subcommand)]
         what: SimCommand,
@@ -105,6 +105,22 @@ enum SimCommand {
         /// Output folder.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Serve the synthetic partner APIs (council case management, NHS community provider,
+    /// DfE statistics) on loopback until interrupted, for the same children as `sim sen2`.
+    Serve {
+        /// Port on 127.0.0.1 (0 picks a free one).
+        #[arg(long, default_value_t = 8089)]
+        port: u16,
+        /// Number of local authorities.
+        #[arg(long, default_value_t = 3)]
+        las: usize,
+        /// Persons per LA.
+        #[arg(long, default_value_t = 500)]
+        persons_per_la: usize,
+        /// Random seed (same seed as `sim sen2`, same children).
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
     },
 }
 
@@ -266,6 +282,15 @@ fn main() -> ExitCode {
                     out,
                 },
         } => sim_sen2(*las, *persons_per_la, *seed, *census_year, format, out),
+        Command::Sim {
+            what:
+                SimCommand::Serve {
+                    port,
+                    las,
+                    persons_per_la,
+                    seed,
+                },
+        } => sim_serve(*port, *las, *persons_per_la, *seed),
         Command::Schema {
             what: SchemaCommand::Contract,
         } => match sendlake_schema_contract() {
@@ -395,6 +420,54 @@ fn check(pipelines: &[PathBuf]) -> i32 {
         }
     }
     if bad > 0 { 2 } else { 0 }
+}
+
+fn sim_serve(port: u16, las: usize, persons_per_la: usize, seed: u64) -> i32 {
+    let config = sendlake_sim::serve::SimServerConfig {
+        port,
+        sen2: sendlake_sim::Sen2SimConfig {
+            las,
+            persons_per_la,
+            seed,
+            ..sendlake_sim::Sen2SimConfig::default()
+        },
+        ..sendlake_sim::serve::SimServerConfig::default()
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return 3;
+        }
+    };
+    runtime.block_on(async move {
+        let sim = match sendlake_sim::serve::start(config).await {
+            Ok(sim) => sim,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 3;
+            }
+        };
+        // The simulator's credentials are fixed, public development values (see
+        // SimServerConfig::default); real partner credentials never pass through here.
+        eprintln!(
+            "partner simulator on {} (council: /council, NHS: /nhs, DfE statistics: /v1); Ctrl-C to stop",
+            sim.base_url()
+        );
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            eprintln!("error: waiting for Ctrl-C: {e}");
+        }
+        match sim.shutdown().await {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {e}");
+                3
+            }
+        }
+    })
 }
 
 fn sim_sen2(

@@ -29,6 +29,15 @@ pub enum SimError {
     /// `summary.json` could not be serialised.
     #[error("cannot serialise summary.json: {0}")]
     Json(#[from] serde_json::Error),
+    /// The partner simulator's server could not start or stopped with an error.
+    #[error("partner simulator cannot {what}: {source}")]
+    Serve {
+        /// What it was doing.
+        what: &'static str,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
 }
 
 impl SimError {

@@ -33,6 +33,10 @@
 //! assert!(String::from_utf8_lossy(&xml).contains("<LEA>919</LEA>"));
 //! # Ok::<(), sendlake_sim::SimError>(())
 //! ```
+//!
+//! The [`serve`] module runs the partner simulator: an HTTP server on loopback serving the
+//! council's, an NHS provider's and the DfE's APIs for the same children (see
+//! [`serve::start`]).
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
@@ -44,6 +48,7 @@ mod ids;
 mod model;
 mod names;
 mod places;
+pub mod serve;
 mod tables;
 mod xml;
 

@@ -6,7 +6,9 @@
 mod calibration;
 mod counts;
 mod determinism;
+mod openapi;
 mod rules;
+mod serve;
 mod support;
 mod timing;
 mod xsd;
