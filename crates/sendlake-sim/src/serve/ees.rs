@@ -1,6 +1,6 @@
 //! A subset of the DfE Explore Education Statistics (EES) public API v1, serving synthetic
 //! SEND data sets with the paths and response shapes of the DfE's OpenAPI description
-//! (`shared/fixtures/ees/third-party/openapi-v1.json`; send-domain.md §4).
+//! (a copy is at `tests/fixtures/ees/openapi-v1.json`; send-domain.md §4).
 //!
 //! Served: `GET /v1/publications`, `/v1/publications/{id}`, `/v1/publications/{id}/data-sets`,
 //! `/v1/data-sets/{id}`, `/v1/data-sets/{id}/meta` and `GET`/`POST /v1/data-sets/{id}/query`.

@@ -20,7 +20,7 @@ impl Spec {
     pub fn load() -> Spec {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/fixtures/ees/third-party/openapi-v1.json"
+            "/tests/fixtures/ees/openapi-v1.json"
         );
         let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
         Spec {
