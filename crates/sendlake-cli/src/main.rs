@@ -86,15 +86,8 @@ enum Command {
 enum SimCommand {
     /// Write synthetic person-level SEN2 returns (one XML file per LA).
     Sen2 {
-        /// Number of local authorities (one file each).
-        #[arg(long, default_value_t = 3)]
-        las: usize,
-        /// Persons per LA.
-        #[arg(long, default_value_t = 500)]
-        persons_per_la: usize,
-        /// Random seed (same seed, same files).
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
+        #[command(flatten)]
+        children: Children,
         /// Census year of the collection.
         #[arg(long, default_value_t = 2026)]
         census_year: i32,
@@ -112,16 +105,35 @@ enum SimCommand {
         /// Port on 127.0.0.1 (0 picks a free one).
         #[arg(long, default_value_t = 8089)]
         port: u16,
-        /// Number of local authorities.
-        #[arg(long, default_value_t = 3)]
-        las: usize,
-        /// Persons per LA.
-        #[arg(long, default_value_t = 500)]
-        persons_per_la: usize,
-        /// Random seed (same seed as `sim sen2`, same children).
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
+        #[command(flatten)]
+        children: Children,
     },
+}
+
+/// Which synthetic children exist. Shared by `sim sen2` and `sim serve`, so the same values
+/// give the same children in the SEN2 files and behind the partner APIs.
+#[derive(Debug, clap::Args)]
+struct Children {
+    /// Number of local authorities (one SEN2 file each).
+    #[arg(long, default_value_t = 3)]
+    las: usize,
+    /// Persons per LA.
+    #[arg(long, default_value_t = 500)]
+    persons_per_la: usize,
+    /// Random seed (same seed, same children).
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+impl Children {
+    fn sen2_config(&self) -> sendlake_sim::Sen2SimConfig {
+        sendlake_sim::Sen2SimConfig {
+            las: self.las,
+            persons_per_la: self.persons_per_la,
+            seed: self.seed,
+            ..sendlake_sim::Sen2SimConfig::default()
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -274,23 +286,15 @@ fn main() -> ExitCode {
         Command::Sim {
             what:
                 SimCommand::Sen2 {
-                    las,
-                    persons_per_la,
-                    seed,
+                    children,
                     census_year,
                     format,
                     out,
                 },
-        } => sim_sen2(*las, *persons_per_la, *seed, *census_year, format, out),
+        } => sim_sen2(children, *census_year, format, out),
         Command::Sim {
-            what:
-                SimCommand::Serve {
-                    port,
-                    las,
-                    persons_per_la,
-                    seed,
-                },
-        } => sim_serve(*port, *las, *persons_per_la, *seed),
+            what: SimCommand::Serve { port, children },
+        } => sim_serve(*port, children),
         Command::Schema {
             what: SchemaCommand::Contract,
         } => match sendlake_schema_contract() {
@@ -422,15 +426,10 @@ fn check(pipelines: &[PathBuf]) -> i32 {
     if bad > 0 { 2 } else { 0 }
 }
 
-fn sim_serve(port: u16, las: usize, persons_per_la: usize, seed: u64) -> i32 {
+fn sim_serve(port: u16, children: &Children) -> i32 {
     let config = sendlake_sim::serve::SimServerConfig {
         port,
-        sen2: sendlake_sim::Sen2SimConfig {
-            las,
-            persons_per_la,
-            seed,
-            ..sendlake_sim::Sen2SimConfig::default()
-        },
+        sen2: children.sen2_config(),
         ..sendlake_sim::serve::SimServerConfig::default()
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -470,14 +469,7 @@ fn sim_serve(port: u16, las: usize, persons_per_la: usize, seed: u64) -> i32 {
     })
 }
 
-fn sim_sen2(
-    las: usize,
-    persons_per_la: usize,
-    seed: u64,
-    census_year: i32,
-    format: &str,
-    out: &Path,
-) -> i32 {
+fn sim_sen2(children: &Children, census_year: i32, format: &str, out: &Path) -> i32 {
     let format = match format.parse::<sendlake_sim::Sen2Format>() {
         Ok(f) => f,
         Err(e) => {
@@ -486,12 +478,9 @@ fn sim_sen2(
         }
     };
     let cfg = sendlake_sim::Sen2SimConfig {
-        las,
-        persons_per_la,
-        seed,
         census_year,
         format,
-        ..sendlake_sim::Sen2SimConfig::default()
+        ..children.sen2_config()
     };
     match sendlake_sim::write_sen2_returns(&cfg, out) {
         Ok(summary) => {

@@ -33,6 +33,7 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::SchemaDescriptor;
 
 use crate::error::{Error, Result};
+use crate::stats::Bound;
 
 /// Rows per batch when a row group has to be decoded.
 const DECODE_BATCH_ROWS: usize = 64 * 1024;
@@ -232,27 +233,18 @@ impl ReplaceFilter {
 }
 
 /// The value every row of a chunk has, when its exact min and max agree, as the string the
-/// filter compares with. Only types whose string form is unambiguous are used.
+/// filter compares with. Only texts and integers are used: their string form is unambiguous.
+/// The bounds are read exactly as the Delta statistics read them ([`Bound`]).
 fn single_value(stats: &Statistics, logical: Option<&LogicalType>) -> Option<String> {
-    match (stats, logical) {
-        (Statistics::ByteArray(s), Some(LogicalType::String)) => {
-            if !(s.min_is_exact() && s.max_is_exact()) {
-                return None;
-            }
-            let (lo, hi) = (s.min_opt()?, s.max_opt()?);
-            (lo == hi)
-                .then(|| std::str::from_utf8(lo.data()).ok().map(str::to_owned))
-                .flatten()
-        }
-        (Statistics::Int32(s), None | Some(LogicalType::Integer(_))) => {
-            let (lo, hi) = (s.min_opt()?, s.max_opt()?);
-            (lo == hi).then(|| lo.to_string())
-        }
-        (Statistics::Int64(s), None | Some(LogicalType::Integer(_))) => {
-            let (lo, hi) = (s.min_opt()?, s.max_opt()?);
-            (lo == hi).then(|| lo.to_string())
-        }
-        _ => None,
+    let lo = Bound::from_stats(stats, logical, true)?;
+    let hi = Bound::from_stats(stats, logical, false)?;
+    if lo != hi {
+        return None;
+    }
+    match lo {
+        Bound::Str(s) => Some(s),
+        Bound::Int(v) => Some(v.to_string()),
+        Bound::Float(_) | Bound::Date(_) | Bound::TimestampMicros(_) => None,
     }
 }
 

@@ -287,8 +287,8 @@ struct Assembled {
 }
 
 /// Writes the new data file(s): every staged row group, plus the surviving row groups of
-/// files a replace has to rewrite. Nothing is committed here; on error every file written so
-/// far is deleted.
+/// files a replace has to rewrite. Nothing is committed here; on error (a part that does not
+/// match the commit, or holds rows outside the replace) every file written so far is deleted.
 fn assemble(job: AssembleJob) -> Result<Assembled> {
     let AssembleJob {
         table_dir,
@@ -298,20 +298,6 @@ fn assemble(job: AssembleJob) -> Result<Assembled> {
         existing,
         props,
     } = job;
-
-    // Check every part before writing anything, so a bad part leaves no file behind.
-    let mut staged = Vec::with_capacity(parts.len());
-    for part in &parts {
-        let input = InputFile::open(&part.path).map_err(|e| Error::StagedPart {
-            path: part.path.clone(),
-            detail: format!("cannot open: {e}"),
-        })?;
-        check_part(part, &input, &schema)?;
-        if let Existing::Replace(filter) = &mode {
-            check_part_matches(&input, filter)?;
-        }
-        staged.push(input);
-    }
 
     // Decide the fate of each existing file.
     let mut removes = Vec::new();
@@ -349,9 +335,19 @@ fn assemble(job: AssembleJob) -> Result<Assembled> {
         .map_err(|e| Error::io(format!("creating {}", table_dir.display()), e))?;
     let mut out = Outputs::new(table_dir.clone(), schema.clone(), props);
     let result = (|| -> Result<(u64, u64)> {
+        // One part open at a time, checked just before it is copied: a run may have
+        // thousands of parts, and a bad one aborts the output (deleting what was written).
         let mut staged_rows = 0;
-        for input in &staged {
-            staged_rows += out.append_file(input, &schema)?;
+        for part in &parts {
+            let input = InputFile::open(&part.path).map_err(|e| Error::StagedPart {
+                path: part.path.clone(),
+                detail: format!("cannot open: {e}"),
+            })?;
+            check_part(part, &input, &schema)?;
+            if let Existing::Replace(filter) = &mode {
+                check_part_matches(&input, filter)?;
+            }
+            staged_rows += out.append_file(&input, &schema)?;
         }
         let mut kept_rows = 0;
         if let Existing::Replace(filter) = &mode {

@@ -97,8 +97,9 @@ pub(crate) fn file_stats(meta: &ParquetMetaData) -> Value {
 }
 
 /// One bound of a column chunk, typed so bounds from several row groups compare correctly.
+/// Also how the replace filter reads a chunk's single value (`assemble::single_value`).
 #[derive(Debug, Clone, PartialEq, PartialOrd)]
-enum Bound {
+pub(crate) enum Bound {
     Int(i64),
     Float(f64),
     Str(String),
@@ -109,7 +110,11 @@ enum Bound {
 impl Bound {
     /// The exact minimum (`min = true`) or maximum of a chunk, or `None` if the writer did not
     /// record an exact one or the type has no Delta statistics representation here.
-    fn from_stats(stats: &Statistics, logical: Option<&LogicalType>, min: bool) -> Option<Bound> {
+    pub(crate) fn from_stats(
+        stats: &Statistics,
+        logical: Option<&LogicalType>,
+        min: bool,
+    ) -> Option<Bound> {
         match (stats, logical) {
             (Statistics::Int32(s), Some(LogicalType::Date)) => {
                 pick(s.min_opt(), s.max_opt(), min).map(|v| Bound::Date(*v))

@@ -141,19 +141,38 @@ pub fn upn_check_letter(body12: &str) -> Option<char> {
 /// assert_eq!(sendlake_sim::uln_check_digit("012345678"), None);
 /// ```
 pub fn uln_check_digit(first9: &str) -> Option<u8> {
-    let bytes = first9.as_bytes();
-    if bytes.len() != 9 || !bytes.iter().all(u8::is_ascii_digit) || bytes[0] == b'0' {
+    if first9.starts_with('0') {
         return None;
     }
-    let sum: u32 = bytes
-        .iter()
-        .zip((2..=10u32).rev())
-        .map(|(&c, w)| u32::from(c - b'0') * w)
-        .sum();
-    match sum % 11 {
+    match weighted_sum_10_to_2(first9)? % 11 {
         0 => None,
         r => Some((10 - r) as u8),
     }
+}
+
+/// The NHS number check digit of nine digits: weights 10..=2, `11 - (sum mod 11)`, 11 → 0,
+/// 10 → no valid number.
+pub fn nhs_check_digit(first9: &str) -> Option<u8> {
+    match 11 - weighted_sum_10_to_2(first9)? % 11 {
+        11 => Some(0),
+        10 => None,
+        c => Some(c as u8),
+    }
+}
+
+/// The sum ULN and NHS check digits share: nine ASCII digits weighted 10 down to 2.
+fn weighted_sum_10_to_2(first9: &str) -> Option<u32> {
+    let bytes = first9.as_bytes();
+    if bytes.len() != 9 || !bytes.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(
+        bytes
+            .iter()
+            .zip((2..=10u32).rev())
+            .map(|(&c, w)| u32::from(c - b'0') * w)
+            .sum(),
+    )
 }
 
 /// Which UPN shape a person gets. The digit layout (LA, establishment, year, serial) keeps

@@ -64,7 +64,7 @@ use serde::{Deserialize, Serialize};
 pub use calendar::census_date;
 pub use config::{CENSUS_YEARS, MAX_PERSONS_PER_LA, Sen2Format, Sen2SimConfig};
 pub use error::SimError;
-pub use ids::{MAX_LAS, la_codes, uln_check_digit, upn_check_letter};
+pub use ids::{MAX_LAS, la_codes, nhs_check_digit, uln_check_digit, upn_check_letter};
 
 use generate::LaGenerator;
 use ids::is_valid_la_code;

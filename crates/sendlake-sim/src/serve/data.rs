@@ -17,8 +17,8 @@ use serde_json::{Map, Value, json};
 use crate::calendar::{date_between, shift};
 use crate::config::Sen2SimConfig;
 use crate::generate::LaGenerator;
-use crate::la_codes;
 use crate::model::{Person, Setting};
+use crate::{la_codes, nhs_check_digit};
 
 /// Largest number of children (all LAs together) the NHS-number scheme can number.
 pub const MAX_CHILDREN: usize = 500_000;
@@ -40,25 +40,6 @@ pub(crate) fn nhs_number(global: usize) -> Option<String> {
         let digits = body.to_string();
         nhs_check_digit(&digits).map(|c| format!("{digits}{c}"))
     })
-}
-
-/// The NHS number check digit of nine digits: weights 10..=2, `11 - (sum mod 11)`, 11 → 0,
-/// 10 → no valid number.
-pub fn nhs_check_digit(first9: &str) -> Option<u8> {
-    let bytes = first9.as_bytes();
-    if bytes.len() != 9 || !bytes.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let sum: u32 = bytes
-        .iter()
-        .zip((2..=10u32).rev())
-        .map(|(&c, w)| u32::from(c - b'0') * w)
-        .sum();
-    match 11 - sum % 11 {
-        11 => Some(0),
-        10 => None,
-        c => Some(c as u8),
-    }
 }
 
 /// One child as both partners know them.

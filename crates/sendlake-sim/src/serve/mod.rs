@@ -42,8 +42,8 @@ use tokio::task::JoinHandle;
 
 use crate::{Sen2SimConfig, SimError};
 use council::{CouncilStream, StreamStore, Tokens};
+pub use data::MAX_CHILDREN;
 use data::{Child, World};
-pub use data::{MAX_CHILDREN, nhs_check_digit};
 use faults::{Endpoint, FaultControl};
 
 /// How to run the simulator.
