@@ -80,6 +80,19 @@ enum Command {
         #[command(subcommand)]
         what: SchemaCommand,
     },
+    /// Scaffold a new partner source: a source file in pipelines/sources/ mapping every column
+    /// of TABLE, a synthetic fixture and its expected counts in tests/fixtures/sources/NAME/,
+    /// checked by loading the fixture through the mapping. Run from the workspace root.
+    NewSource {
+        /// Source name (snake_case).
+        name: String,
+        /// `rest` (a partner API) or `file` (CSV files).
+        #[arg(long, default_value = "rest", value_parser = ["rest", "file"])]
+        kind: String,
+        /// The partner table it fills (schemas/tables, `record_lineage = true`).
+        #[arg(long)]
+        table: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -295,6 +308,7 @@ fn main() -> ExitCode {
         Command::Sim {
             what: SimCommand::Serve { port, children },
         } => sim_serve(*port, children),
+        Command::NewSource { name, kind, table } => new_source(name, kind, table),
         Command::Schema {
             what: SchemaCommand::Contract,
         } => match sendlake_schema_contract() {
@@ -343,15 +357,8 @@ fn run_pipeline(
             "*** DEMO MODE: the fixed, public development pseudonymisation key is in use. Synthetic data only. ***"
         );
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            error!(error = %e, "Cannot start the async runtime.");
-            return 3;
-        }
+    let Some(runtime) = runtime() else {
+        return 3;
     };
     let mut opts = RunOptions {
         demo,
@@ -396,6 +403,36 @@ fn run_pipeline(
             if !m.files_quarantined.is_empty() {
                 eprintln!("  files quarantined whole: {:?}", m.files_quarantined);
             }
+            for source in m
+                .sources
+                .iter()
+                .filter(|s| !s.streams.is_empty() || s.status.is_some())
+            {
+                if let Some(reason) = &source.stale_reason {
+                    eprintln!("  {} STALE (last good data kept): {reason}", source.name);
+                }
+                for st in &source.streams {
+                    let r = &st.records;
+                    let c = &st.data_commit;
+                    eprintln!(
+                        "  {:<36} read {:>8}  loaded {:>8}  quarantined {:>6}  deleted {:>5}  {} {}{}",
+                        format!("{}/{}", source.name, st.name),
+                        r.read,
+                        r.loaded,
+                        r.quarantined.values().sum::<u64>(),
+                        r.deleted,
+                        st.mode,
+                        c.commit,
+                        c.version.map(|v| format!(" v{v}")).unwrap_or_default()
+                    );
+                    if !r.drift.is_empty() {
+                        eprintln!("    schema drift: {:?}", r.drift);
+                    }
+                    if !r.field_rejects.is_empty() {
+                        eprintln!("    values nulled and quarantined: {:?}", r.field_rejects);
+                    }
+                }
+            }
             eprintln!("  reconciled: {}", m.reconciled);
             report.exit_code()
         }
@@ -426,21 +463,66 @@ fn check(pipelines: &[PathBuf]) -> i32 {
     if bad > 0 { 2 } else { 0 }
 }
 
+/// The multi-threaded async runtime; `None` (reported) if the OS refuses one.
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            error!(error = %e, "Cannot start the async runtime.");
+            eprintln!("error: cannot start the async runtime: {e}");
+            None
+        }
+    }
+}
+
+fn new_source(name: &str, kind: &str, table: &str) -> i32 {
+    use sendlake_pipeline::scaffold::{ScaffoldKind, new_source};
+    let kind = if kind == "file" {
+        ScaffoldKind::File
+    } else {
+        ScaffoldKind::Rest
+    };
+    let registry = match sendlake_pipeline::registry() {
+        Ok(r) => Arc::new(r),
+        Err(e) => {
+            eprintln!("error: schema: {e}");
+            return 2;
+        }
+    };
+    let Some(runtime) = runtime() else {
+        return 3;
+    };
+    match runtime.block_on(new_source(Path::new("."), name, kind, table, registry)) {
+        Ok(s) => {
+            eprintln!("wrote {}", s.source_file.display());
+            eprintln!(
+                "wrote {} ({} synthetic records, all loaded by the mapping)",
+                s.fixture_dir.display(),
+                s.records
+            );
+            eprintln!(
+                "next: point the field paths at the partner's records, add its awkward cases to the fixture, and add the source to a pipeline (docs/adding-a-source.md)"
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    }
+}
+
 fn sim_serve(port: u16, children: &Children) -> i32 {
     let config = sendlake_sim::serve::SimServerConfig {
         port,
         sen2: children.sen2_config(),
         ..sendlake_sim::serve::SimServerConfig::default()
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return 3;
-        }
+    let Some(runtime) = runtime() else {
+        return 3;
     };
     runtime.block_on(async move {
         let sim = match sendlake_sim::serve::start(config).await {

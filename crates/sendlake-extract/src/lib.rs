@@ -1,4 +1,5 @@
-//! Reading SEND source files: the SEN2 XML return, one record at a time.
+//! Reading SEND source files: the SEN2 XML return, one record at a time, and flat CSV and
+//! Excel files as records.
 //!
 //! Brief overview: this crate turns a SEN2 file (the DfE special educational needs
 //! person-level survey, XML) into a stream of raw records, with memory bounded by the largest
@@ -89,6 +90,17 @@
 //!
 //! The reader never depends on the validator or on Arrow, so a new format never touches
 //! them.
+//!
+//! # Other sources: [`records`]
+//!
+//! Flat sources (CSV and Excel files now; partner APIs and published statistics through the
+//! same shape) are read by the [`records`] module into a stream of
+//! [`SourceRecord`](records::SourceRecord)s: a JSON object per row plus its
+//! [`Origin`](records::Origin) (file name and `line 12` or `sheet Audit row 4`), with
+//! [`RecordError`](records::RecordError)s that lose one record or the whole file, each with a
+//! reason code for the quarantine. A pipeline file names the format as a
+//! [`FileFormatConfig`](records::FileFormatConfig): `csv` (streamed; UTF-8 or Windows-1252;
+//! a header below title lines) or `xlsx` (one sheet, in memory, size-capped).
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
@@ -96,6 +108,7 @@ mod discover;
 mod error;
 mod pos_reader;
 mod raw;
+pub mod records;
 mod sen2;
 
 use std::path::Path;

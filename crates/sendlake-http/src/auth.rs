@@ -54,6 +54,7 @@ impl ResolvedAuth {
     pub(crate) fn resolve(
         source: &str,
         auth: &Auth,
+        base_url: &str,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, HttpError> {
         let secret = |var: &str, key: &str| -> Result<Secret, HttpError> {
@@ -108,7 +109,15 @@ impl ResolvedAuth {
                 scope,
                 client_auth,
             } => {
-                let parsed = Url::parse(token_url).map_err(|e| HttpError::InvalidUrl {
+                // A path (`/oauth/token`) is resolved against the base URL, so pointing a source
+                // at another host (the simulator, a test tenant) moves its token endpoint too.
+                let parsed = match Url::parse(token_url) {
+                    Err(url::ParseError::RelativeUrlWithoutBase) => {
+                        Url::parse(base_url).and_then(|b| b.join(token_url))
+                    }
+                    other => other,
+                }
+                .map_err(|e| HttpError::InvalidUrl {
                     source_name: source.to_owned(),
                     url: token_url.clone(),
                     message: e.to_string(),

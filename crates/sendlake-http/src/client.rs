@@ -121,7 +121,7 @@ impl HttpClient {
             });
         }
 
-        let auth = ResolvedAuth::resolve(source, &config.auth, env)?;
+        let auth = ResolvedAuth::resolve(source, &config.auth, &config.base_url, env)?;
 
         let mut headers = HeaderMap::new();
         headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));

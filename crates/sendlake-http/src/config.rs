@@ -68,7 +68,7 @@ pub enum Auth {
     /// OAuth2 client-credentials grant (RFC 6749 §4.4); tokens are cached until shortly before
     /// they expire and refreshed once on a 401.
     Oauth2ClientCredentials {
-        /// Token endpoint.
+        /// Token endpoint: an absolute URL, or a path resolved against `base_url`.
         token_url: String,
         /// Environment variable holding the client id.
         client_id_env: String,

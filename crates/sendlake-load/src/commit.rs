@@ -637,6 +637,28 @@ pub async fn count_rows(table_uri: &str) -> Result<u64> {
     Ok(rows as u64)
 }
 
+/// The value under `key` in `commitInfo` of the newest of the last `max_commits` commits that
+/// has one, or `None` (no table, or no such commit). This is how a source's incremental cursor
+/// is read back: it is written into the same commit as the data it covers, so it can never run
+/// ahead of, or behind, the committed rows.
+pub async fn latest_commit_value(
+    table_uri: &str,
+    key: &str,
+    max_commits: usize,
+) -> Result<Option<serde_json::Value>> {
+    use futures::TryStreamExt as _;
+    let Some(table) = open_existing(table_uri).await? else {
+        return Ok(None);
+    };
+    let mut history = table.history(Some(max_commits));
+    while let Some(info) = history.try_next().await? {
+        if let Some(v) = info.info.get(key) {
+            return Ok(Some(v.clone()));
+        }
+    }
+    Ok(None)
+}
+
 /// Opens a table without side effects: a local location that does not exist, or a directory
 /// without a Delta log, is `None`.
 async fn open_existing(table_uri: &str) -> Result<Option<DeltaTable>> {

@@ -35,7 +35,8 @@ mod staging;
 mod stats;
 
 pub use commit::{
-    CommitOutcome, TableCommit, WriteMode, commit_table, count_rows, read_table, table_version,
+    CommitOutcome, TableCommit, WriteMode, commit_table, count_rows, latest_commit_value,
+    read_table, table_version,
 };
 pub use error::{Error, Result};
 pub use lake::{Lake, Zone};

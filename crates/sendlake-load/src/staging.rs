@@ -209,6 +209,47 @@ impl StagedTableWriter {
     }
 }
 
+impl StagingArea {
+    /// Rewrites staged `parts` of `table`, keeping only the rows for which `keep(ordinal)` is
+    /// true, where `ordinal` counts rows across the parts in order from 0. Used when a source
+    /// returned a newer copy of a record later in the same walk: the older copy, already
+    /// staged, is dropped here rather than holding every record in memory until the end.
+    ///
+    /// # Errors
+    /// A staged file that cannot be read or a new one that cannot be written.
+    pub fn filter_parts(
+        &self,
+        table: &str,
+        schema: SchemaRef,
+        parts: Vec<StagedPart>,
+        keep: impl Fn(u64) -> bool,
+    ) -> Result<Vec<StagedPart>> {
+        use arrow_array::BooleanArray;
+        use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        let mut out = Vec::with_capacity(parts.len());
+        let mut ordinal = 0u64;
+        for part in parts {
+            let file = File::open(&part.path)
+                .map_err(|e| Error::io(format!("opening {}", part.path.display()), e))?;
+            let reader = ParquetRecordBatchReaderBuilder::try_new(file)?.build()?;
+            let mut writer = self.table_writer(table, schema.clone())?;
+            for batch in reader {
+                let batch = batch?;
+                let mask: BooleanArray = (0..batch.num_rows() as u64)
+                    .map(|i| Some(keep(ordinal + i)))
+                    .collect();
+                ordinal += batch.num_rows() as u64;
+                let kept = deltalake::arrow::compute::filter_record_batch(&batch, &mask)?;
+                writer.write(&kept)?;
+            }
+            out.push(writer.finish()?);
+            std::fs::remove_file(&part.path)
+                .map_err(|e| Error::io(format!("removing {}", part.path.display()), e))?;
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,8 +27,42 @@ pub struct PipelineFile {
     /// Run tuning.
     #[serde(default)]
     pub run: RunConfig,
+    /// The built-in partner simulator, started in-process for the run (demo and tests).
+    #[serde(default)]
+    pub simulator: Option<SimulatorConfig>,
     /// Sources, in the order they run.
     pub sources: Vec<SourceConfig>,
+}
+
+/// `[simulator]`: run the partner simulator on a loopback port for the length of the run.
+/// Sources whose `base_url` is `"simulator"` talk to it, and the environment variables named in
+/// `env` read the simulator's synthetic credentials instead of the process environment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatorConfig {
+    /// LAs (the same children as the synthetic SEN2 returns with the same settings).
+    pub las: usize,
+    /// Persons per LA.
+    pub persons_per_la: usize,
+    /// Random seed.
+    pub seed: u64,
+    /// Census year.
+    pub census_year: i32,
+    /// Environment variable name → which simulator credential it stands for.
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, SimCredential>,
+}
+
+/// A credential of the simulator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SimCredential {
+    /// The council API's OAuth2 client id.
+    ClientId,
+    /// The council API's OAuth2 client secret.
+    ClientSecret,
+    /// The NHS provider API's key.
+    ApiKey,
 }
 
 /// `[pipeline]`.
@@ -102,15 +136,33 @@ fn default_batch_rows() -> usize {
 pub enum SourceConfig {
     /// A folder of person-level SEN2 XML returns.
     Sen2Xml(Sen2XmlSource),
+    /// A partner described by a source file in `pipelines/sources/` (REST API, files, EES).
+    SourceFile(SourceFileRef),
 }
 
 impl SourceConfig {
-    /// The source's name.
+    /// The source's name; empty for a source file, whose name is inside the file.
     pub fn name(&self) -> &str {
         match self {
             SourceConfig::Sen2Xml(s) => &s.name,
+            SourceConfig::SourceFile(_) => "",
         }
     }
+}
+
+/// `type = "source_file"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceFileRef {
+    /// The source file (relative paths are relative to the pipeline file).
+    pub file: PathBuf,
+    /// Replaces the source file's `http.base_url`; `"simulator"` means the in-process
+    /// simulator of `[simulator]`.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Replaces a file source's `path` (relative to the pipeline file).
+    #[serde(default)]
+    pub path: Option<PathBuf>,
 }
 
 /// `type = "sen2_xml"`.
@@ -207,6 +259,8 @@ pub struct PipelinePlan {
     pub staging_dir: Option<PathBuf>,
     /// Sources with resolved paths.
     pub sources: Vec<SourcePlan>,
+    /// The in-process simulator, if configured.
+    pub simulator: Option<SimulatorConfig>,
 }
 
 /// A checked source.
@@ -223,6 +277,18 @@ pub enum SourcePlan {
         /// Synthetic generation.
         synthetic: Option<SyntheticConfig>,
     },
+    /// A source file.
+    Declared(Box<crate::sources::DeclaredSource>),
+}
+
+impl SourcePlan {
+    /// The source's name.
+    pub fn name(&self) -> &str {
+        match self {
+            SourcePlan::Sen2Xml { name, .. } => name,
+            SourcePlan::Declared(d) => d.def.name(),
+        }
+    }
 }
 
 impl PipelineFile {
@@ -313,8 +379,56 @@ impl PipelineFile {
         }
         let mut names = std::collections::HashSet::new();
         let mut sources = Vec::new();
+        let registry = sendlake_schema::SchemaRegistry::embedded();
+        let mut file_problems = Vec::new();
         for (i, source) in self.sources.iter().enumerate() {
             let key = |k: &str| format!("sources[{i}].{k}");
+            if let SourceConfig::SourceFile(r) = source {
+                let path = if r.file.is_absolute() {
+                    r.file.clone()
+                } else {
+                    base.join(&r.file)
+                };
+                let registry = match &registry {
+                    Ok(r) => r,
+                    Err(e) => {
+                        problem(&key("file"), format!("the embedded schema is broken: {e}"));
+                        continue;
+                    }
+                };
+                let def = match crate::sources::SourceDef::load(&path) {
+                    Ok(d) => d,
+                    Err(p) => {
+                        file_problems.push(p);
+                        continue;
+                    }
+                };
+                let (def, simulator) =
+                    match apply_overrides(def, r, &base, self.simulator.is_some()) {
+                        Ok(d) => d,
+                        Err((k, m)) => {
+                            problem(&key(k), m);
+                            continue;
+                        }
+                    };
+                if !names.insert(def.name().to_owned()) {
+                    problem(
+                        &key("file"),
+                        format!("duplicate source name `{}`", def.name()),
+                    );
+                }
+                match def.check(&path, registry) {
+                    Ok(def) => sources.push(SourcePlan::Declared(Box::new(
+                        crate::sources::DeclaredSource {
+                            file: path,
+                            def,
+                            simulator,
+                        },
+                    ))),
+                    Err(ps) => file_problems.extend(ps),
+                }
+                continue;
+            }
             let name = source.name();
             if name.is_empty()
                 || !name
@@ -369,8 +483,30 @@ impl PipelineFile {
                         synthetic: s.synthetic.clone(),
                     });
                 }
+                SourceConfig::SourceFile(_) => {}
             }
         }
+        if let Some(sim) = &self.simulator {
+            if sim.las == 0 || sim.las > 500 {
+                problem("simulator.las", "must be between 1 and 500".into());
+            }
+            if sim.persons_per_la == 0 {
+                problem("simulator.persons_per_la", "must be at least 1".into());
+            }
+            for name in sim.env.keys() {
+                if name.is_empty()
+                    || !name
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                {
+                    problem(
+                        &format!("simulator.env.{name}"),
+                        "must be an environment variable name (A-Z, 0-9, _)".into(),
+                    );
+                }
+            }
+        }
+        problems.extend(file_problems);
         if !problems.is_empty() {
             return Err(ConfigErrors(problems));
         }
@@ -388,9 +524,60 @@ impl PipelineFile {
                 }
             }),
             sources,
+            simulator: self.simulator.clone(),
         })
     }
 }
+
+/// Applies a pipeline's overrides to a source file's definition.
+fn apply_overrides(
+    mut def: crate::sources::SourceDef,
+    r: &SourceFileRef,
+    base: &Path,
+    has_simulator: bool,
+) -> Result<(crate::sources::SourceDef, bool), (&'static str, String)> {
+    use crate::sources::SourceDef;
+    let simulator = r.base_url.as_deref() == Some(SIMULATOR_URL);
+    if let Some(url) = &r.base_url {
+        if simulator && !has_simulator {
+            return Err((
+                "base_url",
+                "`simulator` needs a [simulator] section in the pipeline file".into(),
+            ));
+        }
+        // The simulator's port is known only when the run starts it; until then the URL is a
+        // loopback placeholder that passes the HTTP checks.
+        let url = if simulator {
+            "http://127.0.0.1:9".to_owned()
+        } else {
+            url.clone()
+        };
+        let url = &url;
+        match &mut def {
+            SourceDef::Rest(s) => s.http.base_url.clone_from(url),
+            SourceDef::Ees(s) => s.http.base_url.clone_from(url),
+            SourceDef::File(_) => {
+                return Err(("base_url", "a file source has no base_url".into()));
+            }
+        }
+    }
+    if let Some(path) = &r.path {
+        match &mut def {
+            SourceDef::File(s) => {
+                s.path = if path.is_absolute() {
+                    path.clone()
+                } else {
+                    base.join(path)
+                };
+            }
+            _ => return Err(("path", "only a file source has a path".into())),
+        }
+    }
+    Ok((def, simulator))
+}
+
+/// The `base_url` that means "the in-process simulator".
+pub const SIMULATOR_URL: &str = "simulator";
 
 fn resolve_store(url: &str, base: &Path) -> String {
     let path = url.strip_prefix("file://").unwrap_or(url);
@@ -473,7 +660,9 @@ mod tests {
         let f = parse("[pipeline]\nname='x'\n[store]\nurl='../lake'\n[[sources]]\ntype='sen2_xml'\nname='a'\npath='data'\n[sources.synthetic]\nlas=1\npersons_per_la=5\nseed=1\ncensus_year=2026\n").unwrap();
         let plan = f.check(Path::new("/x/pipelines/p.toml")).unwrap();
         assert_eq!(plan.store_url, "/x/pipelines/../lake");
-        let SourcePlan::Sen2Xml { path, .. } = &plan.sources[0];
+        let SourcePlan::Sen2Xml { path, .. } = &plan.sources[0] else {
+            panic!("not a SEN2 source")
+        };
         assert_eq!(path, Path::new("/x/pipelines/data"));
     }
 }

@@ -17,10 +17,14 @@
 
 pub mod config;
 pub mod manifest;
+mod records;
 pub mod run;
+pub mod scaffold;
+pub mod sources;
 
 pub use config::{ConfigErrors, ConfigProblem, PipelineFile, PipelinePlan, load_plan};
 pub use manifest::{Manifest, RunStatus};
+pub use records::dry_run;
 pub use run::{Progress, RunError, RunOptions, RunReport, run};
 
 /// The schema compiled into this binary.

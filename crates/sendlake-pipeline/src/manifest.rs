@@ -94,6 +94,106 @@ pub struct SourceEntry {
     pub files: Vec<FileEntry>,
     /// Submissions loaded (replaced) by this run.
     pub submissions: Vec<String>,
+    /// Declared sources: `ok`, or `stale` when nothing of the source was committed this run
+    /// and its last good data stays current.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Why the source is stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_reason: Option<String>,
+    /// Declared sources: one entry per stream.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub streams: Vec<StreamEntry>,
+}
+
+/// One stream of a declared source.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StreamEntry {
+    /// Stream name.
+    pub name: String,
+    /// Target table.
+    pub table: String,
+    /// `full` (replaces every row of the stream) or `incremental` (replaces the ids read).
+    pub mode: String,
+    /// Cursor committed by the previous run, if any.
+    pub cursor_before: Option<String>,
+    /// Cursor committed with this run's rows (unchanged when nothing changed).
+    pub cursor_after: Option<String>,
+    /// Files read (file sources).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+    /// Record counts.
+    pub records: StreamStats,
+    /// The data commit.
+    pub data_commit: CommitEntry,
+    /// The quarantine commit.
+    pub quarantine_commit: CommitEntry,
+}
+
+/// Record counts of one stream. `read = loaded + quarantined + deleted + superseded`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamStats {
+    /// API pages fetched.
+    pub pages: u64,
+    /// Records read (tombstones included).
+    pub read: u64,
+    /// Rows staged for the table.
+    pub loaded: u64,
+    /// Records not loaded, by reason.
+    pub quarantined: BTreeMap<String, u64>,
+    /// Tombstones: ids deleted from the table.
+    pub deleted: u64,
+    /// Older copies of a record the same walk returned again (the newer copy counts instead).
+    pub superseded: u64,
+    /// Values nulled and quarantined (their records loaded), by reason.
+    pub field_rejects: BTreeMap<String, u64>,
+    /// Files that could not be read at all.
+    pub files_quarantined: u64,
+    /// Schema drift found, by `RULE field`.
+    pub drift: BTreeMap<String, u64>,
+}
+
+impl StreamStats {
+    /// Whether every record read is accounted for.
+    pub fn reconciles(&self) -> bool {
+        self.read
+            == self.loaded + self.quarantined.values().sum::<u64>() + self.deleted + self.superseded
+    }
+}
+
+/// One Delta commit of a stream.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommitEntry {
+    /// `committed`, `failed` or `skipped` (nothing to write).
+    pub commit: String,
+    /// New table version.
+    pub version: Option<i64>,
+    /// Rows written.
+    pub rows_written: Option<u64>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+impl Default for CommitEntry {
+    fn default() -> Self {
+        Self {
+            commit: "skipped".into(),
+            version: None,
+            rows_written: None,
+            error: None,
+        }
+    }
+}
+
+impl CommitEntry {
+    /// A failed commit.
+    pub fn failed(error: String) -> Self {
+        Self {
+            commit: "failed".into(),
+            error: Some(error),
+            ..Self::default()
+        }
+    }
 }
 
 /// One table's totals and commit.

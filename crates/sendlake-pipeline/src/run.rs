@@ -19,7 +19,7 @@ use sendlake_transform::{
 use sha2::{Digest, Sha256};
 use tracing::{error, info, warn};
 
-use crate::config::{PipelinePlan, SourcePlan};
+use crate::config::{PipelinePlan, SimCredential, SourcePlan};
 use crate::manifest::{
     Check, FileEntry, FileError, KeyInfo, Manifest, RunStatus, SourceEntry, TableEntry,
 };
@@ -53,6 +53,9 @@ pub struct RunOptions {
     pub crash_after_commits: Option<usize>,
     /// Schema to use instead of the embedded one.
     pub registry: Option<Arc<SchemaRegistry>>,
+    /// Secrets by environment-variable name, consulted before the process environment: for
+    /// embedding sendlake (and for tests, which cannot set process variables safely).
+    pub secrets: BTreeMap<String, String>,
 }
 
 impl Default for RunOptions {
@@ -63,6 +66,7 @@ impl Default for RunOptions {
             progress: Arc::new(NoProgress),
             crash_after_commits: None,
             registry: None,
+            secrets: BTreeMap::new(),
         }
     }
 }
@@ -240,7 +244,8 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
             SchemaRegistry::embedded().map_err(|e| RunError::Config(format!("schema: {e}")))?,
         ),
     };
-    let conformer = Sen2Conformer::new(registry.clone(), Arc::new(key), plan.batch_rows)
+    let conformer_key = Arc::new(key);
+    let conformer = Sen2Conformer::new(registry.clone(), conformer_key.clone(), plan.batch_rows)
         .map_err(|e| RunError::Config(e.to_string()))?;
     let run_id = new_run_id(started);
     info!(run_id = %run_id, pipeline = %plan.name, store = %store_url, "Run started.");
@@ -292,7 +297,10 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
             path,
             pattern,
             synthetic,
-        } = source;
+        } = source
+        else {
+            continue;
+        };
         let mut generated = false;
         if let Some(syn) = synthetic {
             let has_files = discover_files(path, pattern)
@@ -325,6 +333,9 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
                     generated,
                     files: Vec::new(),
                     submissions: Vec::new(),
+                    status: None,
+                    stale_reason: None,
+                    streams: Vec::new(),
                 });
                 continue;
             }
@@ -416,6 +427,9 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
             generated,
             files: entries,
             submissions: source_submissions.into_iter().collect(),
+            status: None,
+            stale_reason: None,
+            streams: Vec::new(),
         });
     }
     manifest.field_rejects = totals.field_rejects.clone();
@@ -504,8 +518,54 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
         manifest.tables.insert(table.clone(), entry);
     }
 
-    // Reconciliation.
+    // Declared sources (partner APIs, files, DfE statistics), in pipeline order, after the
+    // SEN2 commits: each commits on its own, so one failing partner leaves the others loaded.
     let mut checks = Vec::new();
+    let mut any_stale = false;
+    let mut any_declared_ok = false;
+    if plan
+        .sources
+        .iter()
+        .any(|s| matches!(s, SourcePlan::Declared(_)))
+    {
+        let sim = start_simulator(plan).await?;
+        let mut sim_env: BTreeMap<String, String> =
+            sim.as_ref().map(|s| s.1.clone()).unwrap_or_default();
+        sim_env.extend(opts.secrets.clone());
+        let lookup = move |k: &str| -> Option<String> {
+            sim_env.get(k).cloned().or_else(|| std::env::var(k).ok())
+        };
+        let renv = crate::records::RecordEnv {
+            lake: &lake,
+            registry: &registry,
+            key: conformer_key.clone(),
+            staging: &staging,
+            run_id: &run_id,
+            started,
+            batch_rows: plan.batch_rows,
+            env: &lookup,
+            sim_url: sim.as_ref().map(|s| s.0.base_url()),
+            progress: opts.progress.clone(),
+            crash_after_commits: opts.crash_after_commits,
+        };
+        for source in &plan.sources {
+            let SourcePlan::Declared(d) = source else {
+                continue;
+            };
+            let outcome = crate::records::run_source(&renv, d, &mut commits_done).await?;
+            any_stale |= outcome.stale;
+            any_declared_ok |= !outcome.stale;
+            checks.extend(outcome.checks);
+            manifest.sources.push(outcome.entry);
+        }
+        if let Some((sim, _)) = sim
+            && let Err(e) = sim.shutdown().await
+        {
+            warn!(error = %e, "The partner simulator did not shut down cleanly.");
+        }
+    }
+
+    // Reconciliation.
     for (name, t) in &manifest.tables {
         if name == quarantine_table {
             continue;
@@ -561,10 +621,11 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
     }
     manifest.reconciled = checks.iter().all(|c| c.ok);
     manifest.reconciliation = checks;
+    let any_failure = any_commit_failed || any_file_failed || any_stale;
     manifest.status =
-        if commits_done == 0 && (any_commit_failed || any_file_failed) && submissions.is_empty() {
+        if commits_done == 0 && any_failure && submissions.is_empty() && !any_declared_ok {
             RunStatus::Failed
-        } else if any_commit_failed || any_file_failed || !manifest.reconciled {
+        } else if any_failure || !manifest.reconciled {
             RunStatus::Partial
         } else {
             RunStatus::Succeeded
@@ -576,6 +637,52 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
         .map_err(RunError::Fatal)?;
     info!(run_id = %run_id, status = ?manifest.status, reconciled = manifest.reconciled, "Run finished.");
     Ok(RunReport { manifest })
+}
+
+/// Starts the pipeline's in-process partner simulator when a declared source uses it, with
+/// fresh random credentials; returns it and the environment variables that stand for them.
+async fn start_simulator(
+    plan: &PipelinePlan,
+) -> Result<Option<(sendlake_sim::serve::RunningSim, BTreeMap<String, String>)>, RunError> {
+    let uses = plan
+        .sources
+        .iter()
+        .any(|s| matches!(s, SourcePlan::Declared(d) if d.simulator));
+    let Some(cfg) = plan.simulator.as_ref().filter(|_| uses) else {
+        return Ok(None);
+    };
+    let secret = || format!("{:032x}", rand::random::<u128>());
+    let server = sendlake_sim::serve::SimServerConfig {
+        sen2: sendlake_sim::Sen2SimConfig {
+            las: cfg.las,
+            persons_per_la: cfg.persons_per_la,
+            seed: cfg.seed,
+            census_year: cfg.census_year,
+            ..sendlake_sim::Sen2SimConfig::default()
+        },
+        port: 0,
+        client_id: format!("sendlake-{}", &secret()[..8]),
+        client_secret: secret(),
+        api_key: secret(),
+        ..sendlake_sim::serve::SimServerConfig::default()
+    };
+    let env = cfg
+        .env
+        .iter()
+        .map(|(name, which)| {
+            let value = match which {
+                SimCredential::ClientId => server.client_id.clone(),
+                SimCredential::ClientSecret => server.client_secret.clone(),
+                SimCredential::ApiKey => server.api_key.clone(),
+            };
+            (name.clone(), value)
+        })
+        .collect();
+    let sim = sendlake_sim::serve::start(server)
+        .await
+        .map_err(|e| RunError::Fatal(format!("starting the partner simulator: {e}")))?;
+    info!(url = %sim.base_url(), "Partner simulator started.");
+    Ok(Some((sim, env)))
 }
 
 /// Loads the files of one source. Files of different submissions run in parallel, one worker

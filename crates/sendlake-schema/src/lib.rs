@@ -103,6 +103,21 @@ pub struct RuleDef {
     pub basis: Basis,
     /// What the rule checks.
     pub description: String,
+    /// Which input the rule checks: SEN2 returns (the default) or partner records (APIs and
+    /// files conformed through a declarative mapping).
+    #[serde(default)]
+    pub applies_to: RuleScope,
+}
+
+/// What kind of input a rule checks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleScope {
+    /// SEN2 XML returns (`sendlake-transform`'s conformer).
+    #[default]
+    Sen2,
+    /// Partner records: REST APIs, CSV and Excel files (`sendlake-transform`'s mapper).
+    Records,
 }
 
 #[derive(serde::Deserialize)]
@@ -157,6 +172,7 @@ impl SchemaRegistry {
         let mut code_lists = BTreeMap::new();
         let mut rules = None;
         let mut lineage = None;
+        let mut record_lineage = None;
         for (path, text) in files {
             if path.starts_with("tables/") && path.ends_with(".toml") {
                 tables.push((path.clone(), parse::<TableDef>(&path, &text)?));
@@ -173,10 +189,14 @@ impl SchemaRegistry {
                 rules = Some(parse::<RulesFile>(&path, &text)?.rules);
             } else if path == "lineage.toml" {
                 lineage = Some(parse::<LineageFile>(&path, &text)?.columns);
+            } else if path == "lineage_records.toml" {
+                record_lineage = Some(parse::<LineageFile>(&path, &text)?.columns);
             }
         }
         let rules = rules.ok_or_else(|| SchemaError::new("rules.toml", None, "missing"))?;
         let lineage = lineage.ok_or_else(|| SchemaError::new("lineage.toml", None, "missing"))?;
+        // Only tables with `record_lineage = true` need it (checked in `TableDef::finish`).
+        let record_lineage = record_lineage.unwrap_or_default();
         let mut seen = std::collections::HashSet::new();
         for rule in &rules {
             if !seen.insert(rule.id.clone()) {
@@ -197,7 +217,7 @@ impl SchemaRegistry {
                     "duplicate table name",
                 ));
             }
-            checked.push(table.finish(&path, &lineage, &code_lists)?);
+            checked.push(table.finish(&path, &lineage, &record_lineage, &code_lists)?);
         }
         Ok(Self {
             tables: checked,

@@ -141,8 +141,28 @@ pub enum Derive {
     LineageRunId,
     /// Lineage: run start time.
     LineageLoadedAt,
+    /// Lineage (record sources): the source's stream (`requests`, `referrals`).
+    LineageStream,
+    /// Lineage (record sources): the record's id in its source, as the source gives it.
+    LineageRecordId,
     /// Filled from a quarantine entry.
     Reject,
+}
+
+impl Derive {
+    /// Whether the pipeline fills the column as partner-record lineage (`lineage_records.toml`),
+    /// so a source's mapping must not.
+    pub fn is_record_lineage(self) -> bool {
+        matches!(
+            self,
+            Derive::LineageSource
+                | Derive::LineageStream
+                | Derive::LineageRecordId
+                | Derive::LineageSourceFile
+                | Derive::LineageRunId
+                | Derive::LineageLoadedAt
+        )
+    }
 }
 
 /// One column.
@@ -211,9 +231,13 @@ pub struct TableDef {
     pub grain: String,
     /// Columns that identify a row.
     pub primary_key: Vec<String>,
-    /// Append the lineage columns (default true).
+    /// Append the SEN2 lineage columns of `lineage.toml` (default true).
     #[serde(default = "yes")]
     pub lineage: bool,
+    /// Append the partner-record lineage columns of `lineage_records.toml` instead (source,
+    /// stream, record id, origin, run): for tables filled from APIs and files.
+    #[serde(default)]
+    pub record_lineage: bool,
     /// SEN2 mapping, for tables filled from SEN2 returns.
     #[serde(default)]
     pub sen2: Option<Sen2Mapping>,
@@ -233,10 +257,28 @@ impl TableDef {
         mut self,
         path: &str,
         lineage: &[ColumnDef],
+        record_lineage: &[ColumnDef],
         code_lists: &BTreeMap<String, CodeList>,
     ) -> Result<Self> {
+        if self.lineage && self.record_lineage {
+            return Err(SchemaError::new(
+                path,
+                Some("record_lineage".into()),
+                "a table takes either the SEN2 lineage or the record lineage: set `lineage = false`",
+            ));
+        }
         if self.lineage {
             self.columns.extend(lineage.iter().cloned());
+        }
+        if self.record_lineage {
+            if record_lineage.is_empty() {
+                return Err(SchemaError::new(
+                    path,
+                    Some("record_lineage".into()),
+                    "`record_lineage = true` needs lineage_records.toml in the schema folder",
+                ));
+            }
+            self.columns.extend(record_lineage.iter().cloned());
         }
         let mut names = std::collections::HashSet::new();
         for (i, col) in self.columns.iter().enumerate() {
@@ -264,7 +306,9 @@ impl TableDef {
                     format!("unknown code list `{list}`"),
                 ));
             }
-            if col.field.is_none() && col.derive.is_none() {
+            // Columns of tables filled from partner records are filled by each source's
+            // declarative mapping (pipelines/sources), so they need neither here.
+            if self.sen2.is_some() && col.field.is_none() && col.derive.is_none() {
                 return Err(SchemaError::new(
                     path,
                     key("field"),

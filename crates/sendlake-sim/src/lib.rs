@@ -34,6 +34,13 @@
 //! # Ok::<(), sendlake_sim::SimError>(())
 //! ```
 //!
+//! The demo's partner *files* come from the same LAs and children: a GIAS establishment
+//! extract ([`gias_csv`]), ONS population estimates ([`population_csv`]), an NHS community
+//! waiting-list SitRep ([`chs_waits_csv`]), EHC plan quality-audit grades keyed by the council
+//! API's plan ids ([`quality_audit_rows`]) and a family feedback survey
+//! ([`family_feedback_csv`]); `examples/demo_files.rs` writes all five under
+//! `pipelines/demo-data/` ([`DEMO_FILES`]).
+//!
 //! The [`serve`] module runs the partner simulator: an HTTP server on loopback serving the
 //! council's, an NHS provider's and the DfE's APIs for the same children (see
 //! [`serve::start`]).
@@ -43,6 +50,7 @@
 mod calendar;
 mod config;
 mod error;
+mod files;
 mod generate;
 mod ids;
 mod model;
@@ -64,6 +72,13 @@ use serde::{Deserialize, Serialize};
 pub use calendar::census_date;
 pub use config::{CENSUS_YEARS, MAX_PERSONS_PER_LA, Sen2Format, Sen2SimConfig};
 pub use error::SimError;
+pub use files::{
+    CHS_HEADER_ROW, CHS_HEADERS, CHS_WAITS_FILE, DEMO_FILES, FEEDBACK_FILE, FEEDBACK_HEADERS,
+    FEEDBACK_RESPONSES, GIAS_FILE, GIAS_HEADERS, GRADES, HERTS_QUADRANTS, POPULATION_FILE,
+    POPULATION_HEADERS, QUALITY_AUDIT_FILE, QUALITY_AUDIT_HEADERS, QualityAuditRow, chs_waits_csv,
+    demo_files_config, family_feedback_csv, gias_csv, population_csv, quality_audit_rows,
+    write_demo_csv_files,
+};
 pub use ids::{MAX_LAS, la_codes, nhs_check_digit, uln_check_digit, upn_check_letter};
 
 use generate::LaGenerator;

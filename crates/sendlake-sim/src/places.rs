@@ -13,13 +13,15 @@ use crate::ids::{ENGLISH_LAS, nth_english_la_code};
 use crate::model::Setting;
 use crate::tables::{OTHER_SETTING_TEXT, pick, special_school_share};
 
-const PRIMARY: std::ops::Range<u32> = 0..40;
-const SECONDARY: std::ops::Range<u32> = 40..52;
-const SPECIAL: std::ops::Range<u32> = 52..62;
-const ALT_PROVISION: std::ops::Range<u32> = 62..64;
-const NURSERY: std::ops::Range<u32> = 64..66;
-const COLLEGE: std::ops::Range<u32> = 0..4;
-const SPECIALIST_POST16: std::ops::Range<u32> = 4..6;
+// The pool layout: URN slots by kind, then UKPRN slots by kind. `files.rs` writes the GIAS
+// extract from the same ranges, so every URN placed here is in the register.
+pub(crate) const PRIMARY: std::ops::Range<u32> = 0..40;
+pub(crate) const SECONDARY: std::ops::Range<u32> = 40..52;
+pub(crate) const SPECIAL: std::ops::Range<u32> = 52..62;
+pub(crate) const ALT_PROVISION: std::ops::Range<u32> = 62..64;
+pub(crate) const NURSERY: std::ops::Range<u32> = 64..66;
+pub(crate) const COLLEGE: std::ops::Range<u32> = 0..4;
+pub(crate) const SPECIALIST_POST16: std::ops::Range<u32> = 4..6;
 const TRAINING: std::ops::Range<u32> = 6..7;
 
 /// URN of pool slot `slot` in LA `la`.

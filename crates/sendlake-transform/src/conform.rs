@@ -16,7 +16,7 @@ use arrow_schema::ArrowError;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use sendlake_extract::{Position, RawElement, RawPerson};
 use sendlake_schema::{
-    CodeList, ColumnDef, ColumnType, Derive, SchemaRegistry, Severity, TableDef,
+    CodeList, ColumnDef, ColumnType, Derive, RuleScope, SchemaRegistry, Severity, TableDef,
 };
 
 use crate::identifiers::{UlnError, UpnError, UpnKind, check_uln, check_upn, postcode_district};
@@ -326,7 +326,12 @@ impl Sen2Conformer {
         key: Arc<PseudonymisationKey>,
         batch_rows: usize,
     ) -> Result<Self, ConformError> {
-        let declared: HashSet<&str> = registry.rules().iter().map(|r| r.id.as_str()).collect();
+        let declared: HashSet<&str> = registry
+            .rules()
+            .iter()
+            .filter(|r| r.applies_to == RuleScope::Sen2)
+            .map(|r| r.id.as_str())
+            .collect();
         let implemented: HashSet<&str> = RULE_IDS.iter().copied().collect();
         if let Some(missing) = implemented.difference(&declared).next() {
             return Err(ConformError::Schema(format!(
@@ -1114,7 +1119,10 @@ fn column_value<'a>(
         Some(Derive::Present) => {
             return Ok(Cell::Bool(field_value().is_some()));
         }
-        Some(Derive::Reject) => return Ok(Cell::Null),
+        // Filled by the quarantine writer and the record mapper, never from SEN2.
+        Some(Derive::Reject | Derive::LineageStream | Derive::LineageRecordId) => {
+            return Ok(Cell::Null);
+        }
         Some(
             Derive::CodeMainGroup
             | Derive::MonthStart

@@ -20,6 +20,7 @@
 
 pub mod conform;
 pub mod identifiers;
+pub mod mapping;
 pub mod privacy;
 pub mod quarantine;
 pub mod rows;
