@@ -574,3 +574,74 @@ fn rate_limits_server_errors_truncated_pages_and_expiring_tokens_are_recovered()
     );
     rt.block_on(sim.shutdown()).unwrap();
 }
+
+#[test]
+fn file_sources_replace_a_snapshot_whole_or_a_period_by_file_and_never_wipe_on_a_missed_delivery() {
+    let ws = Workspace::new();
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../pipelines/demo-data");
+    let gias = ws.inputs("gias");
+    let feedback = ws.inputs("feedback");
+    std::fs::copy(
+        demo.join("gias/edubasealldata20260901.csv"),
+        gias.join("edubasealldata20260901.csv"),
+    )
+    .unwrap();
+    std::fs::copy(
+        demo.join("feedback/family_feedback_2026.csv"),
+        feedback.join("family_feedback_2026.csv"),
+    )
+    .unwrap();
+    let mut text = String::from("[pipeline]\nname = \"files\"\n[store]\nurl = \"lake\"\n");
+    for (file, dir) in [
+        ("gias.toml", "inputs/gias"),
+        ("family_feedback.toml", "inputs/feedback"),
+    ] {
+        text.push_str(&format!(
+            "[[sources]]\ntype = \"source_file\"\nfile = {:?}\npath = {dir:?}\n",
+            source_file(file).display().to_string()
+        ));
+    }
+    let p = ws.dir.path().join("files.toml");
+    std::fs::write(&p, text).unwrap();
+    let m = ws.run(&p).manifest;
+    assert_eq!(m.status, RunStatus::Succeeded, "{:#?}", m.sources);
+    let schools = rows(&ws.read("restricted", "gias_establishment"));
+    assert_eq!(schools, 1750);
+    assert_eq!(rows(&ws.read("restricted", "family_feedback")), 400);
+
+    // A second survey wave adds its rows; a broken one is quarantined whole, the others stay.
+    std::fs::write(
+        feedback.join("family_feedback_2027.csv"),
+        "Response ID,Submitted,Respondent group,Locality,I was kept informed,My child's needs are understood,I felt listened to,Support was put in place quickly,Overall experience\n\
+         FB27-1,02/01/2027,Parent/carer,North,4,4,4,4,4\n",
+    )
+    .unwrap();
+    std::fs::write(
+        feedback.join("family_feedback_2028.csv"),
+        b"\xff\xfe not a CSV in UTF-8",
+    )
+    .unwrap();
+    // The GIAS delivery is missing tonight: the register must not be emptied.
+    std::fs::remove_file(gias.join("edubasealldata20260901.csv")).unwrap();
+    let version = ws.version("restricted", "gias_establishment");
+    let m = ws.run(&p).manifest;
+    assert_eq!(m.status, RunStatus::Partial);
+    let g = m.sources.iter().find(|s| s.name == "gias").unwrap();
+    assert_eq!(g.status.as_deref(), Some("stale"));
+    assert!(
+        g.stale_reason.as_deref().unwrap().contains("no file"),
+        "{:?}",
+        g.stale_reason
+    );
+    assert_eq!(ws.version("restricted", "gias_establishment"), version);
+    assert_eq!(rows(&ws.read("restricted", "gias_establishment")), schools);
+    let f = stream(&m, "family_feedback", "responses");
+    assert_eq!(f.records.files_quarantined, 1);
+    assert_eq!(rows(&ws.read("restricted", "family_feedback")), 401);
+    let rejects = ws.read("secure", "quarantine/record_rejects");
+    assert!(
+        strings(&rejects, "source_file")
+            .iter()
+            .any(|f| f.as_deref() == Some("family_feedback_2028.csv"))
+    );
+}

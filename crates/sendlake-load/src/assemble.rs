@@ -143,11 +143,21 @@ impl ReplaceFilter {
         Ok(Self { terms: out })
     }
 
-    /// The predicate as SQL, recorded in the commit (`operationParameters.predicate`).
+    /// The predicate as SQL, recorded in the commit (`operationParameters.predicate`). A long
+    /// value list (the ids an incremental run replaced) is summarised by its size: the log is
+    /// a record of the operation, not a replay script, and ids do not belong in it.
     pub(crate) fn sql(&self) -> String {
+        const LISTED: usize = 20;
         self.terms
             .iter()
             .map(|(column, values)| {
+                if values.len() > LISTED {
+                    return format!(
+                        "\"{}\" IN (<{} values>)",
+                        column.replace('"', "\"\""),
+                        values.len()
+                    );
+                }
                 let mut values: Vec<&String> = values.iter().collect();
                 values.sort();
                 let list: Vec<String> = values

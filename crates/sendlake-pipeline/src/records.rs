@@ -46,6 +46,14 @@ fn cursor_key(source: &str, stream: &str) -> String {
     format!("sendlake_cursor:{source}/{stream}")
 }
 
+/// Rows per Arrow batch while mapping partner records: a page or two of records, so memory
+/// follows the page size, not the pipeline's SEN2-sized `batch_rows`.
+const RECORD_BATCH_ROWS: usize = 8192;
+
+/// Rows per staged part: the part is closed and a new one started, so the Parquet writer's
+/// open row group (held in memory until it is flushed) stays small however long the stream is.
+const PART_ROWS: u64 = 65_536;
+
 /// How far back in a table's history to look for a stream's cursor. Each incremental commit
 /// carries it, so it is normally in the newest commit; the margin covers other writers.
 const CURSOR_HISTORY: usize = 100;
@@ -361,6 +369,16 @@ async fn stage_source(
                         def.path.display()
                     ))
                 })?;
+                if files.is_empty() {
+                    // An empty folder is a delivery that did not arrive, not an empty register:
+                    // replacing the stream with nothing would delete its last good data.
+                    return Err(StreamFailed(format!(
+                        "stream {}: no file in {} matches `{}`",
+                        stream.name,
+                        def.path.display(),
+                        stream.pattern
+                    )));
+                }
                 let format = stream.format.format();
                 for path in files {
                     let file_name = path
@@ -490,7 +508,7 @@ impl<'e, 'a> StreamLoad<'e, 'a> {
         };
         let mapper = RecordMapper::new(env.registry, env.key.clone(), mapping, ctx)
             .map_err(|e| StreamFailed(format!("stream {stream}: mapping: {e}")))?;
-        let rows = TableRows::new(mapper.table(), env.batch_rows);
+        let rows = TableRows::new(mapper.table(), env.batch_rows.min(RECORD_BATCH_ROWS));
         let rejects = RejectRows::new(env.registry, env.started, env.batch_rows.min(8192))
             .map_err(StreamFailed)?;
         let entry = StreamEntry {
@@ -762,6 +780,12 @@ impl<'e, 'a> StreamLoad<'e, 'a> {
         }
         if let Some(w) = &mut self.writer {
             w.write(&batch).map_err(|e| fail(e.to_string()))?;
+            if w.rows() >= PART_ROWS
+                && let Some(full) = self.writer.take()
+            {
+                self.parts
+                    .push(full.finish().map_err(|e| fail(e.to_string()))?);
+            }
         }
         Ok(())
     }
@@ -787,6 +811,12 @@ impl<'e, 'a> StreamLoad<'e, 'a> {
         }
         if let Some(w) = &mut self.reject_writer {
             w.write(&batch).map_err(|e| fail(e.to_string()))?;
+            if w.rows() >= PART_ROWS
+                && let Some(full) = self.reject_writer.take()
+            {
+                self.reject_parts
+                    .push(full.finish().map_err(|e| fail(e.to_string()))?);
+            }
         }
         Ok(())
     }
