@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sendlake_extract::discover_files;
-use sendlake_extract::records::{Origin, RecordError, SourceRecord};
+use sendlake_extract::records::{RecordError, SourceRecord, json_records};
 use sendlake_pipeline::sources::SourceDef;
 use sendlake_schema::SchemaRegistry;
 use serde_json::Value;
@@ -36,18 +36,8 @@ fn fixture_records(
     if json.is_file() {
         let items: Vec<Value> =
             serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-        return items
-            .into_iter()
-            .enumerate()
-            .map(|(i, value)| {
-                Ok(SourceRecord {
-                    value,
-                    origin: Origin {
-                        location: format!("{stream}.json"),
-                        position: format!("item {}", i + 1),
-                    },
-                })
-            })
+        return json_records(&format!("{stream}.json"), "", items)
+            .map(Ok)
             .collect();
     }
     let SourceDef::File(file) = def else {

@@ -23,7 +23,7 @@ use arrow_array::{Array, RecordBatch, StringArray};
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::{StreamExt, pin_mut};
 use sendlake_extract::discover_files;
-use sendlake_extract::records::{RecordError, RecordErrorKind, SourceRecord};
+use sendlake_extract::records::{RecordError, RecordErrorKind, SourceRecord, json_records};
 use sendlake_http::HttpClient;
 use sendlake_load::{
     Lake, StagedPart, StagedTableWriter, StagingArea, TableCommit, WriteMode, commit_table,
@@ -320,14 +320,8 @@ async fn stage_source(
                     let page =
                         page.map_err(|e| StreamFailed(format!("stream {}: {e}", stream.name)))?;
                     load.entry.records.pages += 1;
-                    for (i, value) in page.records.into_iter().enumerate() {
-                        let record = SourceRecord {
-                            value,
-                            origin: sendlake_extract::records::Origin {
-                                location: page.url.clone(),
-                                position: format!("page {} item {}", page.index + 1, i + 1),
-                            },
-                        };
+                    let prefix = format!("page {} ", page.index + 1);
+                    for record in json_records(&page.url, &prefix, page.records) {
                         load.record(record)?;
                     }
                 }
@@ -679,8 +673,7 @@ impl<'e, 'a> StreamLoad<'e, 'a> {
             })?;
         }
         if !mapped.rejects.is_empty() && mapped.raw_id.is_none() {
-            // Its quarantine rows carry an empty id; an incremental commit must cover them.
-            self.raw_ids.insert(String::new());
+            self.note_unkeyed_reject();
         }
         if let Some((nhs, person, basis)) = &mapped.link {
             self.links.insert(nhs, person, basis);
@@ -706,6 +699,14 @@ impl<'e, 'a> StreamLoad<'e, 'a> {
         if self.entry.mode == "incremental" {
             self.ids.insert(stored);
             self.raw_ids.insert(raw);
+        }
+    }
+
+    /// A quarantine row with an empty id was staged: an incremental commit must cover it (a full
+    /// read replaces the stream's whole quarantine anyway).
+    fn note_unkeyed_reject(&mut self) {
+        if self.entry.mode == "incremental" {
+            self.raw_ids.insert(String::new());
         }
     }
 
@@ -752,7 +753,7 @@ impl<'e, 'a> StreamLoad<'e, 'a> {
             // Counted above, so the reconciliation shows the loss rather than hiding it.
             error!(error = %err.0, "Could not stage a quarantine row.");
         }
-        self.raw_ids.insert(String::new());
+        self.note_unkeyed_reject();
     }
 
     fn push_reject(&mut self, entry: &RejectEntry<'_>) -> Result<(), StreamFailed> {

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use sendlake_extract::records::{Origin, SourceRecord};
+use sendlake_extract::records::json_records;
 use sendlake_schema::{ColumnType, Derive, SchemaRegistry, TableDef};
 use serde_json::{Map, Value as Json, json};
 
@@ -118,19 +118,7 @@ pub async fn new_source(
                 .join("\n")
         })?;
     let items: Vec<_> = match kind {
-        ScaffoldKind::Rest => records
-            .into_iter()
-            .enumerate()
-            .map(|(i, value)| {
-                Ok(SourceRecord {
-                    value,
-                    origin: Origin {
-                        location: "records.json".into(),
-                        position: format!("item {}", i + 1),
-                    },
-                })
-            })
-            .collect(),
+        ScaffoldKind::Rest => json_records("records.json", "", records).map(Ok).collect(),
         ScaffoldKind::File => {
             let SourceDef::File(f) = &parsed else {
                 return Err("scaffolded a file source that is not one".into());

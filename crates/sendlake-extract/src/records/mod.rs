@@ -89,6 +89,26 @@ pub struct RecordError {
 /// The records of one file, in file order.
 pub type RecordIter = Box<dyn Iterator<Item = Result<SourceRecord, RecordError>> + Send>;
 
+/// Records from an array of JSON values (an API page, a fixture), numbered from 1 in order:
+/// position `{prefix}item N`, e.g. `page 3 item 17` with prefix `"page 3 "`.
+pub fn json_records(
+    location: &str,
+    prefix: &str,
+    items: Vec<Value>,
+) -> impl Iterator<Item = SourceRecord> {
+    let (location, prefix) = (location.to_owned(), prefix.to_owned());
+    items
+        .into_iter()
+        .enumerate()
+        .map(move |(i, value)| SourceRecord {
+            value,
+            origin: Origin {
+                location: location.clone(),
+                position: format!("{prefix}item {}", i + 1),
+            },
+        })
+}
+
 /// One file format.
 pub trait RecordFormat: Send + Sync {
     /// Short name for messages (`csv`, `xlsx`).
