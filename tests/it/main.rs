@@ -12,6 +12,7 @@ mod idempotence;
 mod mutations;
 mod partner_apis;
 mod privacy;
+mod published;
 mod roundtrip;
 mod rules;
 mod source_fixtures;

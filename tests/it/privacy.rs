@@ -7,7 +7,7 @@ use sendlake_extract::{RawElement, Sen2Item, Sen2Reader};
 
 use crate::support::*;
 
-fn collect_identifiers(el: &RawElement, out: &mut HashSet<String>) {
+pub(crate) fn collect_identifiers(el: &RawElement, out: &mut HashSet<String>) {
     for f in &el.fields {
         if matches!(
             f.name.as_str(),

@@ -433,6 +433,49 @@ fn run_pipeline(
                     }
                 }
             }
+            if let Some(models) = &m.models {
+                let committed = models
+                    .models
+                    .iter()
+                    .filter(|t| t.status == sendlake_model::ModelStatus::Committed)
+                    .count();
+                eprintln!(
+                    "  models: {committed} of {} tables committed",
+                    models.models.len()
+                );
+                for t in models
+                    .models
+                    .iter()
+                    .filter(|t| t.status != sendlake_model::ModelStatus::Committed)
+                {
+                    eprintln!(
+                        "    {:<26} {:?}: {}",
+                        t.table,
+                        t.status,
+                        t.reason.as_deref().unwrap_or("")
+                    );
+                }
+                let count = |s: sendlake_model::CheckStatus| {
+                    models.checks.iter().filter(|c| c.status == s).count()
+                };
+                eprintln!(
+                    "  data quality: {} passed, {} warnings, {} failed",
+                    count(sendlake_model::CheckStatus::Pass),
+                    count(sendlake_model::CheckStatus::Warn),
+                    count(sendlake_model::CheckStatus::Fail)
+                        + count(sendlake_model::CheckStatus::Error)
+                );
+                for c in models
+                    .checks
+                    .iter()
+                    .filter(|c| c.status != sendlake_model::CheckStatus::Pass)
+                {
+                    eprintln!("    {:?} {}: {}", c.status, c.name, c.detail);
+                }
+            }
+            if let Some(e) = &m.models_error {
+                eprintln!("  models not built: {e}");
+            }
             eprintln!("  reconciled: {}", m.reconciled);
             report.exit_code()
         }

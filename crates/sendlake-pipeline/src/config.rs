@@ -32,6 +32,21 @@ pub struct PipelineFile {
     pub simulator: Option<SimulatorConfig>,
     /// Sources, in the order they run.
     pub sources: Vec<SourceConfig>,
+    /// The modelling layer, built after the sources (dimensions, facts, KPIs).
+    #[serde(default)]
+    pub models: Option<ModelsConfig>,
+}
+
+/// `[models]`: the SQL model project and the publishing policy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelsConfig {
+    /// The models folder, relative to the pipeline file (`models` → `pipelines/models`).
+    pub dir: PathBuf,
+    /// Small-number suppression of published tables (threshold, minimum rate denominator,
+    /// rounding). Defaults: counts 1–4 suppressed, rates need a denominator of 10, no rounding.
+    #[serde(default)]
+    pub publish: sendlake_schema::SuppressionPolicy,
 }
 
 /// `[simulator]`: run the partner simulator on a loopback port for the length of the run.
@@ -261,6 +276,17 @@ pub struct PipelinePlan {
     pub sources: Vec<SourcePlan>,
     /// The in-process simulator, if configured.
     pub simulator: Option<SimulatorConfig>,
+    /// The model project, loaded and checked, and its publishing policy.
+    pub models: Option<ModelsPlan>,
+}
+
+/// A checked `[models]` section.
+#[derive(Debug, Clone)]
+pub struct ModelsPlan {
+    /// The project, read from its folder.
+    pub project: sendlake_model::ModelProject,
+    /// Suppression policy.
+    pub policy: sendlake_schema::SuppressionPolicy,
 }
 
 /// A checked source.
@@ -506,6 +532,44 @@ impl PipelineFile {
                 }
             }
         }
+        let mut models = None;
+        if let Some(m) = &self.models {
+            let p = m.publish;
+            if p.suppress_max < 0 {
+                problem("models.publish.suppress_max", "must not be negative".into());
+            }
+            if p.min_rate_denominator < 0 {
+                problem(
+                    "models.publish.min_rate_denominator",
+                    "must not be negative".into(),
+                );
+            }
+            if p.round_to.is_some_and(|r| r < 1) {
+                problem("models.publish.round_to", "must be at least 1".into());
+            }
+            let dir = if m.dir.is_absolute() {
+                m.dir.clone()
+            } else {
+                base.join(&m.dir)
+            };
+            match &registry {
+                Ok(registry) => match sendlake_model::ModelProject::load(&dir, registry) {
+                    Ok(project) => {
+                        models = Some(ModelsPlan { project, policy: p });
+                    }
+                    Err(errs) => {
+                        for e in errs {
+                            file_problems.push(ConfigProblem {
+                                file: e.file.clone(),
+                                key: e.key.clone().unwrap_or_default(),
+                                message: e.message.clone(),
+                            });
+                        }
+                    }
+                },
+                Err(e) => problem("models.dir", format!("the embedded schema is broken: {e}")),
+            }
+        }
         problems.extend(file_problems);
         if !problems.is_empty() {
             return Err(ConfigErrors(problems));
@@ -525,6 +589,7 @@ impl PipelineFile {
             }),
             sources,
             simulator: self.simulator.clone(),
+            models,
         })
     }
 }

@@ -264,4 +264,10 @@ pub struct Manifest {
     pub reconciliation: Vec<Check>,
     /// Whether every check held.
     pub reconciled: bool,
+    /// The modelling layer: each output table's outcome and every data-quality check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub models: Option<sendlake_model::ModelReport>,
+    /// Why the models could not be built at all (a broken project or session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub models_error: Option<String>,
 }

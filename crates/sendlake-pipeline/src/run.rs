@@ -269,6 +269,8 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
         files_quarantined: BTreeMap::new(),
         reconciliation: Vec::new(),
         reconciled: false,
+        models: None,
+        models_error: None,
     };
     let manifest_path = format!("_runs/{run_id}.json");
     write_manifest(&lake, &manifest_path, &manifest)
@@ -565,6 +567,39 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
         }
     }
 
+    // The modelling layer reads what is now committed (the last good version of any table a
+    // failing source did not replace) and publishes table by table.
+    let mut models_failed = false;
+    if let Some(models) = &plan.models {
+        opts.progress.phase("building models");
+        let cx = sendlake_model::BuildContext {
+            lake: &lake,
+            registry: &registry,
+            project: &models.project,
+            policy: models.policy,
+            staging: &staging,
+            run_id: &run_id,
+            started,
+        };
+        match sendlake_model::build(&cx).await {
+            Ok(report) => {
+                models_failed = !report.ok();
+                let committed = report
+                    .models
+                    .iter()
+                    .filter(|m| m.status == sendlake_model::ModelStatus::Committed)
+                    .count();
+                info!(committed, tables = report.models.len(), "Models built.");
+                manifest.models = Some(report);
+            }
+            Err(e) => {
+                error!(error = %e, "The models could not be built; every model table keeps its previous version.");
+                models_failed = true;
+                manifest.models_error = Some(e.to_string());
+            }
+        }
+    }
+
     // Reconciliation.
     for (name, t) in &manifest.tables {
         if name == quarantine_table {
@@ -621,7 +656,7 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
     }
     manifest.reconciled = checks.iter().all(|c| c.ok);
     manifest.reconciliation = checks;
-    let any_failure = any_commit_failed || any_file_failed || any_stale;
+    let any_failure = any_commit_failed || any_file_failed || any_stale || models_failed;
     manifest.status =
         if commits_done == 0 && any_failure && submissions.is_empty() && !any_declared_ok {
             RunStatus::Failed

@@ -28,12 +28,16 @@
 //! ```
 
 mod code_list;
+mod suppression;
 mod table;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 pub use code_list::{Code, CodeList};
+pub use suppression::{
+    AdditiveDef, DerivedDef, ExemptDef, PartitionDef, RateDef, SuppressionDef, SuppressionPolicy,
+};
 pub use table::{ColumnDef, ColumnType, Derive, Privacy, Sen2Mapping, TableDef, Zone};
 
 mod embedded {

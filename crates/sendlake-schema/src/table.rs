@@ -241,6 +241,9 @@ pub struct TableDef {
     /// SEN2 mapping, for tables filled from SEN2 returns.
     #[serde(default)]
     pub sen2: Option<Sen2Mapping>,
+    /// Small-number suppression (published aggregate tables).
+    #[serde(default)]
+    pub suppression: Option<crate::SuppressionDef>,
     /// Columns (after loading, lineage columns are appended).
     #[serde(default)]
     pub columns: Vec<ColumnDef>,
@@ -334,6 +337,20 @@ impl TableDef {
                     ),
                 ));
             }
+            // The published zone holds aggregates only: nothing that points at a person.
+            if self.zone == crate::Zone::Published && col.privacy != Privacy::None {
+                return Err(SchemaError::new(
+                    path,
+                    key("privacy"),
+                    format!(
+                        "column `{}` is {:?} but table `{}` is in the published zone, which holds aggregates only",
+                        col.name, col.privacy, self.name
+                    ),
+                ));
+            }
+        }
+        if let Some(sup) = &self.suppression {
+            self.check_suppression(path, sup)?;
         }
         for (i, pk) in self.primary_key.iter().enumerate() {
             if !names.contains(pk.as_str()) {
@@ -351,6 +368,139 @@ impl TableDef {
             .collect();
         self.schema = Some(Arc::new(Schema::new(fields)));
         Ok(self)
+    }
+
+    /// Every column a suppression declaration names exists with the right type, and every
+    /// protected column has its nullable `<column>_status` companion.
+    fn check_suppression(&self, path: &str, sup: &crate::SuppressionDef) -> Result<()> {
+        let col = |name: &str| self.columns.iter().find(|c| c.name == name);
+        let need = |key: String, name: &str, types: &[ColumnType]| -> Result<()> {
+            match col(name) {
+                None => Err(SchemaError::new(
+                    path,
+                    Some(key),
+                    format!("no column `{name}`"),
+                )),
+                Some(c) if !types.contains(&c.data_type) => Err(SchemaError::new(
+                    path,
+                    Some(key),
+                    format!(
+                        "column `{name}` is {} but suppression needs {}",
+                        c.data_type.as_str(),
+                        types
+                            .iter()
+                            .map(|t| t.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" or ")
+                    ),
+                )),
+                Some(_) => Ok(()),
+            }
+        };
+        let count = [ColumnType::Int64];
+        let number = [ColumnType::Float64, ColumnType::Int64];
+        for (i, c) in sup.counts.iter().enumerate() {
+            need(format!("suppression.counts[{i}]"), c, &count)?;
+        }
+        for (i, r) in sup.rates.iter().enumerate() {
+            need(format!("suppression.rates[{i}].column"), &r.column, &number)?;
+            need(
+                format!("suppression.rates[{i}].numerator"),
+                &r.numerator,
+                &count,
+            )?;
+            need(
+                format!("suppression.rates[{i}].denominator"),
+                &r.denominator,
+                &count,
+            )?;
+        }
+        for (i, d) in sup.derived.iter().enumerate() {
+            need(
+                format!("suppression.derived[{i}].column"),
+                &d.column,
+                &number,
+            )?;
+            need(format!("suppression.derived[{i}].count"), &d.count, &count)?;
+        }
+        for (i, a) in sup.additive.iter().enumerate() {
+            need(format!("suppression.additive[{i}].total"), &a.total, &count)?;
+            for (j, p) in a.parts.iter().enumerate() {
+                need(format!("suppression.additive[{i}].parts[{j}]"), p, &count)?;
+            }
+        }
+        let any = [
+            ColumnType::Utf8,
+            ColumnType::Int32,
+            ColumnType::Int64,
+            ColumnType::Bool,
+            ColumnType::Date32,
+        ];
+        for (i, p) in sup.partitions.iter().enumerate() {
+            for (j, b) in p.by.iter().enumerate() {
+                need(format!("suppression.partitions[{i}].by[{j}]"), b, &any)?;
+            }
+        }
+        let counts: std::collections::HashSet<&str> =
+            sup.counts.iter().map(String::as_str).collect();
+        for (i, a) in sup.additive.iter().enumerate() {
+            for c in std::iter::once(&a.total).chain(&a.parts) {
+                if !counts.contains(c.as_str()) {
+                    return Err(SchemaError::new(
+                        path,
+                        Some(format!("suppression.additive[{i}]")),
+                        format!(
+                            "`{c}` is in an additive relation but not among suppression.counts: it may need suppressing"
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(h) = &sup.headline {
+            need("suppression.headline".into(), h, &number)?;
+            // sendlake-model joins the targets by area and period and adds these two.
+            let needs = [
+                "period_type",
+                "period_start",
+                "geography_level",
+                "geography_code",
+                "target",
+                "rag_status",
+            ];
+            if !sup.protected_columns().any(|c| c == h) || needs.iter().any(|c| col(c).is_none()) {
+                return Err(SchemaError::new(
+                    path,
+                    Some("suppression.headline".into()),
+                    format!(
+                        "the headline `{h}` must be a protected rate or statistic, and the table needs the columns {}",
+                        needs.join(", ")
+                    ),
+                ));
+            }
+        }
+        if let Some(e) = &sup.exempt {
+            need(
+                "suppression.exempt.column".into(),
+                &e.column,
+                &[ColumnType::Utf8],
+            )?;
+        }
+        for c in sup.protected_columns() {
+            let status = format!("{c}_status");
+            match col(&status) {
+                Some(s) if s.data_type == ColumnType::Utf8 && s.nullable => {}
+                _ => {
+                    return Err(SchemaError::new(
+                        path,
+                        Some("suppression".into()),
+                        format!(
+                            "protected column `{c}` needs a nullable utf8 column `{status}` (the EES symbol `c` when suppressed)"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The Arrow schema of the table, columns in file order (lineage last).

@@ -1,0 +1,62 @@
+-- Active EHC plans on each snapshot day:
+--   * SEN2: the plans a return lists as active, on that return's census day;
+--   * the council's system: every plan open (issued on or before, not ceased by) each census
+--     day and each month end up to the day of the run.
+-- Need: the primary need; placement: the main (rank 1) placement open on the snapshot day.
+-- Review dates after the snapshot day are ignored, so a past snapshot shows what was known.
+WITH need AS (
+    SELECT request_key, min(sen_type) AS primary_need
+    FROM sen_need
+    WHERE sen_type_rank = 1
+    GROUP BY request_key
+),
+snaps AS (
+    SELECT ap.person_key, ap.la_code, 'sen2' AS source_system, ap.request_key AS request_ref,
+           'census' AS snapshot_type, d.date AS snapshot_date, np.start_date AS plan_start_date,
+           n.primary_need, ap.review_meeting_date, ap.last_review_date
+    FROM active_plan ap
+    JOIN dim_date d ON d.is_census_date AND d.year = ap.collection_year
+    LEFT JOIN named_plan np ON np.request_key = ap.request_key
+    LEFT JOIN need n ON n.request_key = ap.request_key
+    UNION ALL
+    SELECT r.person_key, r.la_code, 'council_cms', p.request_id,
+           CASE WHEN d.is_census_date THEN 'census' ELSE 'month_end' END, d.date, p.start_date,
+           p.primary_need,
+           CASE WHEN p.review_meeting_date <= d.date THEN p.review_meeting_date END,
+           CASE WHEN p.last_review_date <= d.date THEN p.last_review_date END
+    FROM (
+        SELECT c.*, row_number() OVER (PARTITION BY c.request_id ORDER BY c.updated_at DESC) AS rn
+        FROM cms_plan c
+        WHERE c.start_date IS NOT NULL
+    ) p
+    JOIN cms_request r ON r.record_id = p.request_id
+    JOIN dim_date d
+      ON (d.is_month_end OR d.is_census_date)
+     AND d.date >= p.start_date
+     AND (p.cease_date IS NULL OR d.date < p.cease_date)
+     AND d.date <= CURRENT_DATE
+    WHERE p.rn = 1
+),
+placed AS (
+    SELECT s.source_system, s.request_ref, s.snapshot_type, s.snapshot_date,
+           fp.setting_category, fp.setting_group,
+           row_number() OVER (
+               PARTITION BY s.source_system, s.request_ref, s.snapshot_type, s.snapshot_date
+               ORDER BY fp.entry_date DESC, fp.placement_ref
+           ) AS rn
+    FROM snaps s
+    JOIN fact_placement fp
+      ON fp.source_system = s.source_system AND fp.request_ref = s.request_ref
+     AND fp.placement_rank = 1
+     AND (fp.entry_date IS NULL OR fp.entry_date <= s.snapshot_date)
+     AND (fp.leaving_date IS NULL OR fp.leaving_date > s.snapshot_date)
+)
+SELECT s.person_key, s.la_code, s.source_system, s.request_ref, s.snapshot_type, s.snapshot_date,
+       s.plan_start_date, s.primary_need,
+       COALESCE(pl.setting_category, 'placement_unknown') AS setting_category,
+       COALESCE(pl.setting_group, 'unknown') AS setting_group,
+       s.review_meeting_date, s.last_review_date
+FROM snaps s
+LEFT JOIN placed pl
+  ON pl.source_system = s.source_system AND pl.request_ref = s.request_ref
+ AND pl.snapshot_type = s.snapshot_type AND pl.snapshot_date = s.snapshot_date AND pl.rn = 1

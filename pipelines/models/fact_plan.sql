@@ -1,0 +1,61 @@
+-- EHC plans issued, with 20-week timeliness (docs/kpi-definitions.md, send-domain.md §3.3):
+-- in scope when the assessment outcome is Y, neither the request nor the assessment is
+-- historical (H), the plan was not transferred in from another LA, and the request date is
+-- known. Within 20 weeks: issued no more than 140 days after the request. Over 20 weeks but
+-- under a year: before the request's anniversary (29 February + 1 year = 28 February).
+WITH need AS (
+    SELECT request_key, min(sen_type) AS primary_need
+    FROM sen_need
+    WHERE sen_type_rank = 1
+    GROUP BY request_key
+),
+transfer AS (
+    SELECT request_key, max(CASE WHEN transfer_la IS NOT NULL THEN 1 ELSE 0 END) AS transferred
+    FROM active_plan
+    GROUP BY request_key
+),
+sen2 AS (
+    SELECT fr.person_key, fr.la_code, fr.source_system, fr.request_ref, fr.received_date,
+           p.start_date, COALESCE(fa.week20_exception, false) AS week20_exception,
+           fr.is_historical OR COALESCE(fa.is_historical, false) AS is_historical,
+           COALESCE(t.transferred = 1, false) AS is_transferred_in,
+           fa.assessment_outcome, n.primary_need, p.cease_date, p.cease_reason
+    FROM named_plan p
+    JOIN fact_request fr ON fr.source_system = 'sen2' AND fr.request_ref = p.request_key
+    LEFT JOIN fact_assessment fa ON fa.source_system = 'sen2' AND fa.request_ref = p.request_key
+    LEFT JOIN need n ON n.request_key = p.request_key
+    LEFT JOIN transfer t ON t.request_key = p.request_key
+),
+cms_plans AS (
+    SELECT c.*, row_number() OVER (PARTITION BY c.request_id ORDER BY c.updated_at DESC) AS rn
+    FROM cms_plan c
+    WHERE c.start_date IS NOT NULL
+),
+cms AS (
+    SELECT fr.person_key, fr.la_code, fr.source_system, fr.request_ref, fr.received_date,
+           p.start_date, COALESCE(fa.week20_exception, false),
+           fr.is_historical OR COALESCE(fa.is_historical, false),
+           p.transfer_from_la IS NOT NULL, fa.assessment_outcome, p.primary_need,
+           p.cease_date, p.cease_reason
+    FROM cms_plans p
+    JOIN fact_request fr ON fr.source_system = 'council_cms' AND fr.request_ref = p.request_id
+    LEFT JOIN fact_assessment fa ON fa.source_system = 'council_cms' AND fa.request_ref = p.request_id
+    WHERE p.rn = 1
+),
+plans AS (
+    SELECT *, assessment_outcome = 'Y' AND NOT is_historical AND NOT is_transferred_in
+              AND received_date IS NOT NULL AS scope
+    FROM (SELECT * FROM sen2 UNION ALL SELECT * FROM cms) u
+)
+SELECT person_key, la_code, source_system, request_ref, received_date, start_date,
+       CAST(start_date - received_date AS INT) AS days_to_issue,
+       CAST(start_date - received_date AS DOUBLE) / 7.0 AS weeks_to_issue,
+       CASE WHEN COALESCE(scope, false) THEN
+            CASE WHEN start_date - received_date <= 140 THEN 'within_20_weeks'
+                 WHEN start_date < received_date + INTERVAL '1 year' THEN 'gt20weeks_ltyear'
+                 ELSE 'gt_1_year' END
+       END AS timeliness_band,
+       week20_exception, is_historical, is_transferred_in,
+       COALESCE(scope, false) AS in_timeliness_scope,
+       primary_need, cease_date, cease_reason
+FROM plans

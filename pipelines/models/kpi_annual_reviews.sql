@@ -1,0 +1,44 @@
+-- Annual review timeliness on each snapshot day: of the active plans issued at least 12
+-- months before (due a review), how many had a review meeting in the 12 months up to the
+-- snapshot; and of those, how many had the LA's decision within 4 weeks of the meeting.
+WITH due AS (
+    SELECT c.*, g.geography_level, g.geography_code,
+           CASE WHEN c.snapshot_type = 'month_end' THEN 'month' ELSE 'calendar_year' END AS period_type,
+           CASE WHEN c.snapshot_type = 'month_end' THEN CAST(date_trunc('month', c.snapshot_date) AS DATE)
+                ELSE CAST(date_trunc('year', c.snapshot_date) AS DATE) END AS period_start,
+           c.review_meeting_date > c.snapshot_date - INTERVAL '1 year' AS reviewed
+    FROM fact_caseload c
+    JOIN child_geography g ON g.person_key = c.person_key AND g.la_code = c.la_code
+    WHERE c.plan_start_date <= c.snapshot_date - INTERVAL '1 year'
+),
+figures AS (
+    SELECT period_type, period_start, geography_level, geography_code, la_code, source_system AS source,
+           count(*) AS plans_due_review,
+           sum(CASE WHEN reviewed THEN 1 ELSE 0 END) AS reviews_within_12_months,
+           sum(CASE WHEN reviewed AND last_review_date IS NOT NULL THEN 1 ELSE 0 END) AS reviews_with_decision,
+           sum(CASE WHEN reviewed AND last_review_date - review_meeting_date <= 28 THEN 1 ELSE 0 END) AS reviews_decision_within_4_weeks
+    FROM due
+    GROUP BY period_type, period_start, geography_level, geography_code, la_code, source_system
+),
+k AS (
+    SELECT f.*,
+           100.0 * reviews_within_12_months / NULLIF(plans_due_review, 0) AS pc_reviews_within_12_months,
+           100.0 * reviews_decision_within_4_weeks / NULLIF(reviews_with_decision, 0) AS pc_reviews_decision_within_4_weeks
+    FROM figures f
+),
+final AS (
+    SELECT period_type,
+       period_start,
+       geography_level,
+       geography_code,
+       la_code,
+       source,
+       plans_due_review,
+       reviews_within_12_months,
+       pc_reviews_within_12_months,
+       reviews_with_decision,
+       reviews_decision_within_4_weeks,
+       pc_reviews_decision_within_4_weeks
+    FROM k
+)
+SELECT * FROM final
