@@ -3,28 +3,44 @@
 -- historical (H), the plan was not transferred in from another LA, and the request date is
 -- known. Within 20 weeks: issued no more than 140 days after the request. Over 20 weeks but
 -- under a year: before the request's anniversary (29 February + 1 year = 28 February).
-WITH need AS (
-    SELECT request_key, min(sen_type) AS primary_need
-    FROM sen_need
-    WHERE sen_type_rank = 1
-    GROUP BY request_key
-),
-transfer AS (
-    SELECT request_key, max(CASE WHEN transfer_la IS NOT NULL THEN 1 ELSE 0 END) AS transferred
-    FROM active_plan
+WITH extras AS (
+    -- Per SEN2 request, in one pass: the primary (rank 1) need, whether the plan was
+    -- transferred in, and the latest cessation recorded on any return's copy of the plan (a
+    -- later return may record it on its historical repeat only). Cessations are compared as
+    -- `date|reason` text, so the latest date comes with its own reason.
+    SELECT request_key,
+           min(primary_need) AS primary_need,
+           max(transferred) AS transferred,
+           max(cease) AS cease
+    FROM (
+        SELECT request_key, sen_type AS primary_need, 0 AS transferred, CAST(NULL AS VARCHAR) AS cease
+        FROM sen_need
+        WHERE sen_type_rank = 1
+        UNION ALL
+        SELECT request_key, CAST(NULL AS VARCHAR), CASE WHEN transfer_la IS NOT NULL THEN 1 ELSE 0 END,
+               CAST(NULL AS VARCHAR)
+        FROM active_plan
+        UNION ALL
+        SELECT c.kept_ref, CAST(NULL AS VARCHAR), 0,
+               CAST(np.cease_date AS VARCHAR) || '|' || COALESCE(np.cease_reason, '')
+        FROM named_plan np
+        JOIN sen2_request_copy c ON c.request_key = np.request_key
+        WHERE np.cease_date IS NOT NULL
+    ) x
     GROUP BY request_key
 ),
 sen2 AS (
     SELECT fr.person_key, fr.la_code, fr.source_system, fr.request_ref, fr.received_date,
            p.start_date, COALESCE(fa.week20_exception, false) AS week20_exception,
            fr.is_historical OR COALESCE(fa.is_historical, false) AS is_historical,
-           COALESCE(t.transferred = 1, false) AS is_transferred_in,
-           fa.assessment_outcome, n.primary_need, p.cease_date, p.cease_reason
+           COALESCE(e.transferred = 1, false) AS is_transferred_in,
+           fa.assessment_outcome, e.primary_need,
+           COALESCE(CAST(split_part(e.cease, '|', 1) AS DATE), p.cease_date) AS cease_date,
+           CASE WHEN e.cease IS NOT NULL THEN NULLIF(split_part(e.cease, '|', 2), '') ELSE p.cease_reason END AS cease_reason
     FROM named_plan p
     JOIN fact_request fr ON fr.source_system = 'sen2' AND fr.request_ref = p.request_key
     LEFT JOIN fact_assessment fa ON fa.source_system = 'sen2' AND fa.request_ref = p.request_key
-    LEFT JOIN need n ON n.request_key = p.request_key
-    LEFT JOIN transfer t ON t.request_key = p.request_key
+    LEFT JOIN extras e ON e.request_key = p.request_key
 ),
 cms_plans AS (
     SELECT c.*, row_number() OVER (PARTITION BY c.request_id ORDER BY c.updated_at DESC) AS rn

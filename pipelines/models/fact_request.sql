@@ -1,20 +1,17 @@
--- Requests for an EHC needs assessment. A SEN2 return repeats earlier requests (historical
--- ones as outcome H), so each SEN2 request is taken once, from the latest return holding it
--- (same LA, child and received date). The council's system holds each request once.
+-- Requests for an EHC needs assessment: SEN2 requests once each (the copy
+-- sen2_request_copy keeps), and the council's system, which holds each request once.
 -- Decision within 6 weeks: a decision (Y or N) no more than 42 days after the request.
 WITH sen2 AS (
-    SELECT r.*, row_number() OVER (
-        PARTITION BY r.la_code, r.person_key, r.received_date
-        ORDER BY r.collection_year DESC, r.request_seq
-    ) AS rn
+    SELECT r.*
     FROM request r
+    JOIN sen2_request_copy c ON c.request_key = r.request_key
+    WHERE c.is_kept
 ),
 unioned AS (
     SELECT person_key, la_code, 'sen2' AS source_system, request_key AS request_ref,
            received_date, request_source, request_outcome, request_outcome_date,
            request_mediation, request_tribunal
     FROM sen2
-    WHERE rn = 1
     UNION ALL
     SELECT person_key, la_code, 'council_cms', record_id, received_date, request_source,
            request_outcome, request_outcome_date, request_mediation, request_tribunal

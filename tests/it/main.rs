@@ -9,6 +9,7 @@ mod contract;
 mod crash;
 mod declared_sources;
 mod idempotence;
+mod models;
 mod mutations;
 mod partner_apis;
 mod privacy;

@@ -134,6 +134,8 @@ fn the_published_zone_of_a_demo_run_is_safe_to_publish() {
             def.name
         );
         scanned += 1;
+        type Group = (usize, String, Vec<String>);
+        let mut groups: BTreeMap<Group, (usize, usize)> = BTreeMap::new();
         for batch in ws.read("published", &def.name) {
             // Columns: only what the schema declares, none of them personal.
             for field in batch.schema().fields() {
@@ -236,9 +238,9 @@ fn the_published_zone_of_a_demo_run_is_safe_to_publish() {
                     );
                 }
             }
-            for p in &sup.partitions {
+            // Sibling groups may span the batches a table is read in: count across all.
+            for (pi, p) in sup.partitions.iter().enumerate() {
                 for c in &sup.counts {
-                    let mut groups: BTreeMap<Vec<String>, (usize, usize)> = BTreeMap::new();
                     let values = i64s(&batch, c).unwrap();
                     for i in 0..batch.num_rows() {
                         if exempt(&batch, sup, i) {
@@ -246,25 +248,25 @@ fn the_published_zone_of_a_demo_run_is_safe_to_publish() {
                         }
                         let key: Vec<String> =
                             p.by.iter().map(|b| key_cell(&batch, b, i)).collect();
-                        let e = groups.entry(key).or_default();
+                        let e = groups.entry((pi, c.clone(), key)).or_default();
                         if hidden(&batch, c, i) {
                             e.0 += 1;
                         } else if values.is_valid(i) {
                             e.1 += 1;
                         }
                     }
-                    for (key, (h, shown)) in groups {
-                        assert!(
-                            !(h == 1 && shown > 0),
-                            "{}.{c}: one hidden sibling in group {key:?}",
-                            def.name
-                        );
-                    }
                 }
             }
         }
+        for ((_, c, key), (h, shown)) in groups {
+            assert!(
+                !(h == 1 && shown > 0),
+                "{}.{c}: one hidden sibling in group {key:?}",
+                def.name
+            );
+        }
     }
-    assert!(scanned >= 20, "only {scanned} published tables scanned");
+    assert!(scanned >= 19, "only {scanned} published tables scanned");
 
     // dim_date covers every date the facts carry and every KPI period.
     let dates = |zone: &str, table: &str, column: &str| -> Vec<i32> {

@@ -63,6 +63,14 @@ enum Command {
         /// No progress bars.
         #[arg(long)]
         no_progress: bool,
+        /// Read no source: rebuild the models (dimensions, facts, KPIs, checks) from what the
+        /// lake holds now.
+        #[arg(long)]
+        models_only: bool,
+        /// Also write the models' inputs (Parquet file lists, reference tables) and SQL in
+        /// build order to DIR, to run the same models on another engine (docs/benchmarks.md).
+        #[arg(long, value_name = "DIR")]
+        export_model_sql: Option<PathBuf>,
     },
     /// Check pipeline files and report every problem with file and key.
     Check {
@@ -285,13 +293,20 @@ fn main() -> ExitCode {
             demo,
             store,
             no_progress,
+            models_only,
+            export_model_sql,
         } => {
             let show =
                 !no_progress && format == LogFormat::Human && std::io::stderr().is_terminal();
             run_pipeline(
                 pipeline,
-                *demo,
-                store.clone(),
+                RunOptions {
+                    demo: *demo,
+                    store_override: store.clone(),
+                    models_only: *models_only,
+                    export_model_sql: export_model_sql.clone(),
+                    ..RunOptions::default()
+                },
                 show.then(|| Arc::new(bars.clone()) as Arc<dyn Progress>),
             )
         }
@@ -336,12 +351,7 @@ fn sendlake_schema_contract() -> Result<Vec<String>, String> {
         .map_err(|e| e.to_string())
 }
 
-fn run_pipeline(
-    pipeline: &Path,
-    demo: bool,
-    store: Option<String>,
-    progress: Option<Arc<dyn Progress>>,
-) -> i32 {
+fn run_pipeline(pipeline: &Path, mut opts: RunOptions, progress: Option<Arc<dyn Progress>>) -> i32 {
     let plan = match load_plan(pipeline) {
         Ok(p) => p,
         Err(errors) => {
@@ -352,18 +362,13 @@ fn run_pipeline(
             return 2;
         }
     };
-    if demo {
+    if opts.demo {
         eprintln!(
             "*** DEMO MODE: the fixed, public development pseudonymisation key is in use. Synthetic data only. ***"
         );
     }
     let Some(runtime) = runtime() else {
         return 3;
-    };
-    let mut opts = RunOptions {
-        demo,
-        store_override: store,
-        ..RunOptions::default()
     };
     if let Some(p) = progress {
         opts.progress = p;

@@ -32,5 +32,5 @@ pub use checks::{CheckDef, CheckResult, CheckStatus, Severity};
 pub use error::{ModelError, ProjectError, Result};
 pub use project::{Geography, ModelDef, ModelProject, TargetRow};
 pub use reference::{academic_year_start, census_day, dim_date, financial_year_start};
-pub use runner::{BuildContext, ModelOutcome, ModelReport, ModelStatus, build};
+pub use runner::{BuildContext, ModelOutcome, ModelReport, ModelStatus, build, export_sql};
 pub use suppress::{SuppressError, SuppressionStats, suppress};

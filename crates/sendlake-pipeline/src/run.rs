@@ -56,6 +56,11 @@ pub struct RunOptions {
     /// Secrets by environment-variable name, consulted before the process environment: for
     /// embedding sendlake (and for tests, which cannot set process variables safely).
     pub secrets: BTreeMap<String, String>,
+    /// Read no source: rebuild the models from what the lake holds now.
+    pub models_only: bool,
+    /// Also write the models' inputs and SQL to this folder, for running them on another
+    /// engine (the comparison in docs/benchmarks.md).
+    pub export_model_sql: Option<std::path::PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -67,6 +72,8 @@ impl Default for RunOptions {
             crash_after_commits: None,
             registry: None,
             secrets: BTreeMap::new(),
+            models_only: false,
+            export_model_sql: None,
         }
     }
 }
@@ -293,7 +300,9 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
     let mut submissions: BTreeSet<String> = BTreeSet::new();
     let mut files_seen: BTreeSet<String> = BTreeSet::new();
 
-    for source in &plan.sources {
+    // `--models-only` reads no source: every table keeps its committed version.
+    let sources: &[SourcePlan] = if opts.models_only { &[] } else { &plan.sources };
+    for source in sources {
         let SourcePlan::Sen2Xml {
             name,
             path,
@@ -525,11 +534,7 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
     let mut checks = Vec::new();
     let mut any_stale = false;
     let mut any_declared_ok = false;
-    if plan
-        .sources
-        .iter()
-        .any(|s| matches!(s, SourcePlan::Declared(_)))
-    {
+    if sources.iter().any(|s| matches!(s, SourcePlan::Declared(_))) {
         let sim = start_simulator(plan).await?;
         let mut sim_env: BTreeMap<String, String> =
             sim.as_ref().map(|s| s.1.clone()).unwrap_or_default();
@@ -550,7 +555,7 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
             progress: opts.progress.clone(),
             crash_after_commits: opts.crash_after_commits,
         };
-        for source in &plan.sources {
+        for source in sources {
             let SourcePlan::Declared(d) = source else {
                 continue;
             };
@@ -570,6 +575,7 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
     // The modelling layer reads what is now committed (the last good version of any table a
     // failing source did not replace) and publishes table by table.
     let mut models_failed = false;
+    let mut models_committed = 0usize;
     if let Some(models) = &plan.models {
         opts.progress.phase("building models");
         let cx = sendlake_model::BuildContext {
@@ -581,6 +587,11 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
             run_id: &run_id,
             started,
         };
+        if let Some(dir) = &opts.export_model_sql
+            && let Err(e) = sendlake_model::export_sql(&cx, dir).await
+        {
+            error!(folder = %dir.display(), error = %e, "Exporting the models' SQL failed.");
+        }
         match sendlake_model::build(&cx).await {
             Ok(report) => {
                 models_failed = !report.ok();
@@ -590,6 +601,7 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
                     .filter(|m| m.status == sendlake_model::ModelStatus::Committed)
                     .count();
                 info!(committed, tables = report.models.len(), "Models built.");
+                models_committed = committed;
                 manifest.models = Some(report);
             }
             Err(e) => {
@@ -657,14 +669,18 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
     manifest.reconciled = checks.iter().all(|c| c.ok);
     manifest.reconciliation = checks;
     let any_failure = any_commit_failed || any_file_failed || any_stale || models_failed;
-    manifest.status =
-        if commits_done == 0 && any_failure && submissions.is_empty() && !any_declared_ok {
-            RunStatus::Failed
-        } else if any_failure || !manifest.reconciled {
-            RunStatus::Partial
-        } else {
-            RunStatus::Succeeded
-        };
+    manifest.status = if commits_done == 0
+        && models_committed == 0
+        && any_failure
+        && submissions.is_empty()
+        && !any_declared_ok
+    {
+        RunStatus::Failed
+    } else if any_failure || !manifest.reconciled {
+        RunStatus::Partial
+    } else {
+        RunStatus::Succeeded
+    };
     manifest.exit_code = Some(manifest.status.exit_code());
     manifest.finished_at = Some(Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true));
     write_manifest(&lake, &manifest_path, &manifest)
