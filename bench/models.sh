@@ -67,10 +67,13 @@ print(f"sendlake / duckdb wall: {s / d:.2f}x")
 print(f"status {m['status']}, {sum(x['status'] == 'committed' for x in models)} of {len(models)} tables committed, "
       f"{sum(c['status'] == 'pass' for c in m['models']['checks'])} of {len(m['models']['checks'])} checks passed")
 duck = {x["model"]: x for x in json.loads(open(f"{work}/duckdb.out").read())["models"]}
-print(f"{'model':<24}{'rows':>12}{'sendlake s':>12}{'duckdb s':>10}")
+print(f"{'model':<24}{'rows':>12}{'sendlake s':>12}{'query':>8}{'checks':>8}{'commit':>8}{'duckdb s':>10}")
 for x in sorted(models, key=lambda x: -x["millis"])[:12]:
     dd = duck.get(x["table"], {})
-    print(f"{x['table']:<24}{x['rows']:>12}{x['millis'] / 1000:>12.2f}{dd.get('secs', float('nan')):>10.2f}")
+    print(f"{x['table']:<24}{x['rows']:>12}{x['millis'] / 1000:>12.2f}{x.get('query_millis', 0) / 1000:>8.2f}"
+          f"{x.get('check_millis', 0) / 1000:>8.2f}{x.get('commit_millis', 0) / 1000:>8.2f}{dd.get('secs', float('nan')):>10.2f}")
+total = lambda k: sum(x.get(k, 0) for x in models) / 1000
+print(f"all models: query {total('query_millis'):.1f} s, checks {total('check_millis'):.1f} s, commit {total('commit_millis'):.1f} s")
 mismatch = [x["table"] for x in models if x["table"] in duck and duck[x["table"]]["rows"] != x["rows"]]
 print("row counts equal in both engines" if not mismatch else f"row counts differ: {mismatch}")
 PY

@@ -84,6 +84,15 @@ pub struct ModelOutcome {
     pub suppression: Option<SuppressionStats>,
     /// Wall time in milliseconds.
     pub millis: u64,
+    /// Of which: running the SQL, conforming, suppressing and staging the output.
+    #[serde(default)]
+    pub query_millis: u64,
+    /// Of which: the data-quality checks on the candidate rows.
+    #[serde(default)]
+    pub check_millis: u64,
+    /// Of which: the Delta commit.
+    #[serde(default)]
+    pub commit_millis: u64,
 }
 
 /// The whole build.
@@ -353,6 +362,9 @@ pub async fn build(cx: &BuildContext<'_>) -> Result<ModelReport> {
                 reason: Some(reason),
                 suppression: None,
                 millis: 0,
+                query_millis: 0,
+                check_millis: 0,
+                commit_millis: 0,
             });
             continue;
         }
@@ -381,6 +393,9 @@ pub async fn build(cx: &BuildContext<'_>) -> Result<ModelReport> {
                     reason: Some(e.to_string()),
                     suppression: None,
                     millis: elapsed(started_at),
+                    query_millis: 0,
+                    check_millis: 0,
+                    commit_millis: 0,
                 }
             }
         };
@@ -785,6 +800,9 @@ async fn run_model(
         .map_err(|e| ModelError::lake(format!("staging {name}"), e))?;
     let mut outcome = check_and_commit(cx, ctx, def, part, reads, None, checks_out).await?;
     outcome.millis = elapsed(started_at);
+    outcome.query_millis = outcome
+        .millis
+        .saturating_sub(outcome.check_millis + outcome.commit_millis);
     Ok(outcome)
 }
 
@@ -824,6 +842,9 @@ async fn publish_batches(
     let part = stage(cx, name, &schema, &batch)?;
     let mut outcome = check_and_commit(cx, ctx, def, part, reads, stats, checks_out).await?;
     outcome.millis = elapsed(started_at);
+    outcome.query_millis = outcome
+        .millis
+        .saturating_sub(outcome.check_millis + outcome.commit_millis);
     Ok(outcome)
 }
 
@@ -972,6 +993,7 @@ async fn check_and_commit(
         now: cx.started,
     };
     let mut failed = Vec::new();
+    let checks_started = std::time::Instant::now();
     for check in checks_for(cx, def) {
         let result = checks::evaluate(ctx, &check, &subject).await;
         log_check(&result);
@@ -982,6 +1004,7 @@ async fn check_and_commit(
     }
     ctx.deregister_table(candidate.as_str())
         .map_err(|e| ModelError::lake(format!("reading back {name}"), e))?;
+    let check_millis = elapsed(checks_started);
     let rows = part.rows;
     let mut outcome = ModelOutcome {
         table: name.to_owned(),
@@ -993,6 +1016,9 @@ async fn check_and_commit(
         reason: None,
         suppression,
         millis: 0,
+        query_millis: 0,
+        check_millis,
+        commit_millis: 0,
     };
     if !failed.is_empty() {
         outcome.status = ModelStatus::Blocked;
@@ -1013,9 +1039,11 @@ async fn check_and_commit(
         run_id: cx.run_id.to_owned(),
         app_metadata: meta,
     };
+    let commit_started = std::time::Instant::now();
     let done = commit_table(commit)
         .await
         .map_err(|e| ModelError::lake(format!("committing {name}"), e))?;
+    outcome.commit_millis = elapsed(commit_started);
     info!(table = %name, version = done.version, rows = done.rows_written, "Model table committed.");
     outcome.version = Some(done.version);
     // Later models read what was just committed.
