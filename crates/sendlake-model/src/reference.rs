@@ -377,29 +377,6 @@ pub fn dim_date(first: NaiveDate, last: NaiveDate) -> Result<RecordBatch, String
     let end = NaiveDate::from_ymd_opt(academic_year_start(last) + 1, 8, 31)
         .ok_or("dim_date: end out of range")?;
     let days: Vec<NaiveDate> = start.iter_days().take_while(|d| *d <= end).collect();
-    const MONTHS: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
-    const WEEKDAYS: [&str; 7] = [
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-        "Thursday",
-        "Friday",
-        "Saturday",
-        "Sunday",
-    ];
     let i32s = |f: &dyn Fn(&NaiveDate) -> i32| -> ArrayRef {
         Arc::new(days.iter().map(|d| Some(f(d))).collect::<Int32Array>())
     };
@@ -416,7 +393,6 @@ pub fn dim_date(first: NaiveDate, last: NaiveDate) -> Result<RecordBatch, String
     let bools = |f: &dyn Fn(&NaiveDate) -> bool| -> ArrayRef {
         Arc::new(days.iter().map(|d| Some(f(d))).collect::<BooleanArray>())
     };
-    let month0 = |d: &NaiveDate| usize::try_from(d.month0()).unwrap_or(0);
     let fields = vec![
         Field::new("date_key", DataType::Int32, false),
         Field::new("date", DataType::Date32, false),
@@ -450,14 +426,14 @@ pub fn dim_date(first: NaiveDate, last: NaiveDate) -> Result<RecordBatch, String
         i32s(&|d| d.year()),
         i32s(&|d| i32::try_from(d.month0() / 3 + 1).unwrap_or(0)),
         i32s(&|d| i32::try_from(d.month()).unwrap_or(0)),
-        texts(&|d| MONTHS[month0(d)].to_owned()),
+        texts(&|d| d.format("%B").to_string()),
         i32s(&|d| d.year() * 100 + i32::try_from(d.month()).unwrap_or(0)),
         dates(&|d| d.with_day(1).unwrap_or(*d)),
         dates(&|d| last_day_of_month(*d)),
         bools(&|d| last_day_of_month(*d) == *d),
         i32s(&|d| i32::try_from(d.day()).unwrap_or(0)),
         i32s(&|d| i32::try_from(d.weekday().number_from_monday()).unwrap_or(0)),
-        texts(&|d| WEEKDAYS[d.weekday().num_days_from_monday() as usize].to_owned()),
+        texts(&|d| d.format("%A").to_string()),
         bools(&|d| matches!(d.weekday(), Weekday::Sat | Weekday::Sun)),
         i32s(&|d| d.iso_week().year()),
         i32s(&|d| i32::try_from(d.iso_week().week()).unwrap_or(0)),
@@ -562,6 +538,7 @@ mod tests {
             "29 February 2024 ends its month"
         );
         assert_eq!(int(&b, "date_key", i), 20240229);
+        assert_eq!(text(&b, "month_name", i), "February");
         assert_eq!(int(&b, "month_key", i), 202402);
         assert_eq!(int(&b, "quarter", i), 1);
         assert!(!flag(&b, "is_month_end", row(&b, ymd(2025, 2, 28)) - 1));
