@@ -25,9 +25,8 @@ k AS (
            100.0 * reviews_within_12_months / NULLIF(plans_due_review, 0) AS pc_reviews_within_12_months,
            100.0 * reviews_decision_within_4_weeks / NULLIF(reviews_with_decision, 0) AS pc_reviews_decision_within_4_weeks
     FROM figures f
-),
-final AS (
-    SELECT period_type,
+)
+SELECT period_type,
        period_start,
        geography_level,
        geography_code,
@@ -39,6 +38,4 @@ final AS (
        reviews_with_decision,
        reviews_decision_within_4_weeks,
        pc_reviews_decision_within_4_weeks
-    FROM k
-)
-SELECT * FROM final
+FROM k

@@ -33,9 +33,8 @@ figures AS (
 k AS (
     SELECT f.*, 100.0 * rated_good_or_better / NULLIF(responses, 0) AS pc_rated_good_or_better
     FROM figures f
-),
-final AS (
-    SELECT period_type,
+)
+SELECT period_type,
        period_start,
        geography_level,
        geography_code,
@@ -48,6 +47,4 @@ final AS (
        mean_rating_overall,
        mean_rating_listened_to,
        mean_rating_kept_informed
-    FROM k
-)
-SELECT * FROM final
+FROM k

@@ -57,9 +57,8 @@ k AS (
            100.0 * (waiting_18_52_weeks + waiting_over_52_weeks) / NULLIF(waiting_total, 0) AS pc_waiting_over_18_weeks,
            100.0 * waiting_over_52_weeks / NULLIF(waiting_total, 0) AS pc_waiting_over_52_weeks
     FROM (SELECT * FROM local_rows UNION ALL SELECT * FROM published) u
-),
-final AS (
-    SELECT period_type,
+)
+SELECT period_type,
        period_start,
        geography_level,
        geography_code,
@@ -77,6 +76,4 @@ final AS (
        waiting_over_18_weeks,
        pc_waiting_over_18_weeks,
        pc_waiting_over_52_weeks
-    FROM k
-)
-SELECT * FROM final
+FROM k

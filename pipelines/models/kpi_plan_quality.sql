@@ -27,9 +27,8 @@ figures AS (
 k AS (
     SELECT f.*, 100.0 * plans_good_or_better / NULLIF(plans_audited, 0) AS pc_good_or_better
     FROM figures f
-),
-final AS (
-    SELECT period_type,
+)
+SELECT period_type,
        period_start,
        geography_level,
        geography_code,
@@ -42,6 +41,4 @@ final AS (
        inadequate,
        plans_good_or_better,
        pc_good_or_better
-    FROM k
-)
-SELECT * FROM final
+FROM k

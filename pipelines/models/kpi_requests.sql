@@ -30,9 +30,8 @@ k AS (
            100.0 * requests_decided_to_assess / NULLIF(requests_decided, 0) AS request_assess_pc,
            100.0 * request_outcome_six_weeks / NULLIF(requests_decided, 0) AS request_outcome_six_weeks_pc
     FROM figures f
-),
-final AS (
-    SELECT period_type,
+)
+SELECT period_type,
        period_start,
        geography_level,
        geography_code,
@@ -48,6 +47,4 @@ final AS (
        request_outcome_six_weeks,
        request_outcome_over_6_weeks,
        request_outcome_six_weeks_pc
-    FROM k
-)
-SELECT * FROM final
+FROM k

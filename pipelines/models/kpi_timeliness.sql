@@ -109,9 +109,8 @@ k AS (
     FROM local_rates
     UNION ALL
     SELECT * FROM dfe
-),
-final AS (
-    SELECT period_type, period_start, geography_level, geography_code, la_code, source,
+)
+SELECT period_type, period_start, geography_level, geography_code, la_code, source,
            plans_issued_den, plans_issued_den_ex, plans_issued_within_20_weeks, plans_issued_20_weeks_ex,
            pc_plans_issued_within_20_weeks, pc_plans_issued_20_weeks_ex,
            plans_issued_gt20weeks_ltyear, plans_issued_gt20weeks_ltyear_ex,
@@ -120,6 +119,4 @@ final AS (
            pc_plans_issued_gt_1_year, pc_plans_issued_gt_1_year_ex,
            avg_weeks_issue_plan, avg_weeks_issue_plan_exc,
            pc_plans_issued_within_20_weeks_status, pc_plans_issued_20_weeks_ex_status
-    FROM k
-)
-SELECT * FROM final
+FROM k

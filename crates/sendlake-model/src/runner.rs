@@ -262,7 +262,7 @@ pub async fn export_sql(cx: &BuildContext<'_>, dir: &std::path::Path) -> Result<
         );
     }
     let mut models = Vec::new();
-    for name in order(cx, &ctx)? {
+    for (name, _) in order(cx, &ctx)? {
         let Some(m) = cx.project.models.get(&name) else {
             continue;
         };
@@ -339,13 +339,12 @@ pub async fn build(cx: &BuildContext<'_>) -> Result<ModelReport> {
     }
     report.models.push(outcome);
 
-    for name in order(cx, &ctx)? {
+    for (name, reads) in order(cx, &ctx)? {
         let Some(model) = cx.project.models.get(&name) else {
             continue;
         };
         let started_at = std::time::Instant::now();
         let file = model.file.display().to_string();
-        let reads = references(&ctx, &model.sql).map_err(|e| sql_err(&name, &file, e))?;
         let def = table_def(cx.registry, &name)?;
         if let Some((by, why)) = reads.iter().find_map(|r| blocked.get(r).map(|w| (r, w))) {
             let reason =
@@ -502,11 +501,13 @@ fn references(ctx: &SessionContext, sql: &str) -> std::result::Result<Vec<String
     Ok(names)
 }
 
-/// Models in dependency order (a model after every model it reads). Unknown tables and
-/// cycles are errors naming the model's file.
-fn order(cx: &BuildContext<'_>, ctx: &SessionContext) -> Result<Vec<String>> {
+/// Models in dependency order (a model after every model it reads), each with every table it
+/// reads: the SQL is parsed once, here. Unknown tables and cycles are errors naming the
+/// model's file.
+fn order(cx: &BuildContext<'_>, ctx: &SessionContext) -> Result<Vec<(String, Vec<String>)>> {
     let models = &cx.project.models;
     let mut deps: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut reads: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     let mut problems = Vec::new();
     for (name, m) in models {
         match references(ctx, &m.sql) {
@@ -529,10 +530,12 @@ fn order(cx: &BuildContext<'_>, ctx: &SessionContext) -> Result<Vec<String>> {
                 }
                 deps.insert(
                     name,
-                    refs.into_iter()
-                        .filter(|r| models.contains_key(r))
+                    refs.iter()
+                        .filter(|r| models.contains_key(*r))
+                        .cloned()
                         .collect(),
                 );
+                reads.insert(name, refs);
             }
             Err(e) => problems.push(crate::error::ProjectError::new(
                 &m.file,
@@ -566,7 +569,8 @@ fn order(cx: &BuildContext<'_>, ctx: &SessionContext) -> Result<Vec<String>> {
         }
         for n in ready {
             done.insert(n.clone());
-            out.push(n);
+            let r = reads.remove(n.as_str()).unwrap_or_default();
+            out.push((n, r));
         }
     }
     Ok(out)
@@ -779,10 +783,7 @@ async fn run_model(
             let b = b.map_err(|e| sql_err(name, file, e))?;
             batches.push(conform(name, &b, &schema, true)?);
         }
-        let mut outcome =
-            publish_batches(cx, ctx, name, batches, reads, started_at, checks_out).await?;
-        outcome.millis = elapsed(started_at);
-        return Ok(outcome);
+        return publish_batches(cx, ctx, name, batches, reads, started_at, checks_out).await;
     }
     let mut writer = cx
         .staging
