@@ -38,25 +38,28 @@ snaps AS (
     WHERE p.rn = 1
 ),
 placed AS (
+    -- The main placement open on the snapshot day that started last (one without an entry
+    -- date counts as the latest; ties go to the greater placement_ref), picked as the max of
+    -- one sortable string that carries its category and group: a grouped max is cheap, where
+    -- a window or an ordered first_value pays per snapshot in DataFusion (docs/benchmarks.md).
     SELECT s.source_system, s.request_ref, s.snapshot_type, s.snapshot_date,
-           fp.setting_category, fp.setting_group,
-           row_number() OVER (
-               PARTITION BY s.source_system, s.request_ref, s.snapshot_type, s.snapshot_date
-               ORDER BY fp.entry_date DESC, fp.placement_ref
-           ) AS rn
+           max(COALESCE(CAST(fp.entry_date AS VARCHAR), '9999-12-31') || chr(0)
+               || fp.placement_ref || chr(0) || fp.setting_category || chr(0)
+               || fp.setting_group) AS latest
     FROM snaps s
     JOIN fact_placement fp
       ON fp.source_system = s.source_system AND fp.request_ref = s.request_ref
      AND fp.placement_rank = 1
      AND (fp.entry_date IS NULL OR fp.entry_date <= s.snapshot_date)
      AND (fp.leaving_date IS NULL OR fp.leaving_date > s.snapshot_date)
+    GROUP BY s.source_system, s.request_ref, s.snapshot_type, s.snapshot_date
 )
 SELECT s.person_key, s.la_code, s.source_system, s.request_ref, s.snapshot_type, s.snapshot_date,
        s.plan_start_date, s.primary_need,
-       COALESCE(pl.setting_category, 'placement_unknown') AS setting_category,
-       COALESCE(pl.setting_group, 'unknown') AS setting_group,
+       COALESCE(split_part(pl.latest, chr(0), 3), 'placement_unknown') AS setting_category,
+       COALESCE(split_part(pl.latest, chr(0), 4), 'unknown') AS setting_group,
        s.review_meeting_date, s.last_review_date
 FROM snaps s
 LEFT JOIN placed pl
   ON pl.source_system = s.source_system AND pl.request_ref = s.request_ref
- AND pl.snapshot_type = s.snapshot_type AND pl.snapshot_date = s.snapshot_date AND pl.rn = 1
+ AND pl.snapshot_type = s.snapshot_type AND pl.snapshot_date = s.snapshot_date

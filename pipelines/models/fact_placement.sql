@@ -4,14 +4,14 @@
 --   2. a UKPRN without a URN: the GIAS category of that provider, else `ukrlp_provider`;
 --   3. otherwise the SEN2 setting code (EHE, OLA, OPA, EYP, NEET, NIEC, NIEO, OTH);
 --   4. a URN or UKPRN not in GIAS, or nothing at all: `placement_unknown`.
--- SEN2 placements are kept per return (the census snapshot of each return joins them).
+-- SEN2 placements are kept per return (the census snapshot of each return joins them); a
+-- return's placements of one plan have distinct ranks (the loader quarantines a repeated
+-- rank), so the request and rank name a SEN2 placement.
 -- Dual registration: another placement of a different rank for the same plan over an
 -- overlapping span.
 WITH raw AS (
     SELECT person_key, la_code, 'sen2' AS source_system,
-           request_key || '/' || CAST(row_number() OVER (
-               PARTITION BY request_key ORDER BY placement_rank, entry_date, urn, ukprn, sen_setting
-           ) AS VARCHAR) AS placement_ref,
+           request_key || '/' || CAST(placement_rank AS VARCHAR) AS placement_ref,
            request_key AS request_ref, placement_rank, urn, ukprn, sen_setting, sen_unit,
            resourced_provision, entry_date, leaving_date
     FROM placement

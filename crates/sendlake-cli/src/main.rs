@@ -71,6 +71,10 @@ enum Command {
         /// build order to DIR, to run the same models on another engine (docs/benchmarks.md).
         #[arg(long, value_name = "DIR")]
         export_model_sql: Option<PathBuf>,
+        /// Write each model's executed physical plan, with rows and time per operator, to
+        /// DIR/<table>.txt: where a slow model spends its time.
+        #[arg(long, value_name = "DIR")]
+        model_plans: Option<PathBuf>,
     },
     /// Check pipeline files and report every problem with file and key.
     Check {
@@ -295,6 +299,7 @@ fn main() -> ExitCode {
             no_progress,
             models_only,
             export_model_sql,
+            model_plans,
         } => {
             let show =
                 !no_progress && format == LogFormat::Human && std::io::stderr().is_terminal();
@@ -305,6 +310,7 @@ fn main() -> ExitCode {
                     store_override: store.clone(),
                     models_only: *models_only,
                     export_model_sql: export_model_sql.clone(),
+                    model_plans: model_plans.clone(),
                     ..RunOptions::default()
                 },
                 show.then(|| Arc::new(bars.clone()) as Arc<dyn Progress>),

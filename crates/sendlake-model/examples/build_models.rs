@@ -31,6 +31,7 @@ async fn main() {
         staging: &staging,
         run_id: "dev",
         started: chrono::Utc::now(),
+        plans: None,
     })
     .await;
     match report {

@@ -23,6 +23,7 @@
 
 pub mod checks;
 mod error;
+mod keys;
 pub mod project;
 mod reference;
 mod runner;

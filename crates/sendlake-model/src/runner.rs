@@ -15,6 +15,8 @@ use deltalake::arrow::datatypes::{Date32Type, SchemaRef};
 use deltalake::datafusion::catalog::TableProvider;
 use deltalake::datafusion::config::Dialect;
 use deltalake::datafusion::datasource::MemTable;
+use deltalake::datafusion::physical_plan::display::DisplayableExecutionPlan;
+use deltalake::datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use deltalake::datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use deltalake::{DeltaTable, ensure_table_uri};
 use futures::StreamExt as _;
@@ -24,6 +26,7 @@ use tracing::{error, info, warn};
 
 use crate::checks::{self, CheckDef, CheckResult, CheckStatus, Subject};
 use crate::error::{ModelError, Result};
+use crate::keys::KeyFingerprints;
 use crate::project::ModelProject;
 use crate::reference;
 use crate::suppress::{SuppressionStats, suppress};
@@ -44,6 +47,9 @@ pub struct BuildContext<'a> {
     pub run_id: &'a str,
     /// When the run started (freshness is measured from here).
     pub started: DateTime<Utc>,
+    /// Where to write each model's executed physical plan with its metrics (rows and time
+    /// per operator), to find what makes a model slow; `None` writes nothing.
+    pub plans: Option<&'a std::path::Path>,
 }
 
 /// What happened to one output table.
@@ -134,16 +140,21 @@ struct Prepared<'a> {
 /// Registers every restricted table no model writes, at its current version (or empty), and
 /// the reference tables, in a new session.
 async fn prepare<'a>(cx: &BuildContext<'a>) -> Result<Prepared<'a>> {
-    let mut config = SessionConfig::new()
-        .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    // DataFusion's own options can be tuned per deployment from `DATAFUSION_*` environment
+    // variables (e.g. DATAFUSION_EXECUTION_TARGET_PARTITIONS); the defaults below apply where
+    // none is set.
+    let mut config = SessionConfig::from_env()
+        .map_err(|e| ModelError::lake("reading DATAFUSION_* settings", e))?
         .with_information_schema(false);
     // A hash join's build side pushed into the probe side's Delta scan as a filter: measured
     // at national scale, a model with five joins on pseudonymised keys ran in 141 s with it and
     // 67 s without (bench/models.sh; the models now avoid that shape, and run in seconds).
-    config
-        .options_mut()
-        .optimizer
-        .enable_join_dynamic_filter_pushdown = false;
+    if std::env::var_os("DATAFUSION_OPTIMIZER_ENABLE_JOIN_DYNAMIC_FILTER_PUSHDOWN").is_none() {
+        config
+            .options_mut()
+            .optimizer
+            .enable_join_dynamic_filter_pushdown = false;
+    }
     let ctx = SessionContext::new_with_config(config);
     let outputs: BTreeSet<&str> = cx
         .project
@@ -305,6 +316,7 @@ pub async fn build(cx: &BuildContext<'_>) -> Result<ModelReport> {
             rows: input_rows.get(&check.table).copied().unwrap_or(0),
             previous_rows: None,
             now: cx.started,
+            distinct_key: None,
         };
         let result = checks::evaluate(&ctx, check, &subject).await;
         log_check(&result);
@@ -771,10 +783,13 @@ async fn run_model(
         None => sql.to_owned(),
     };
     let df = ctx.sql(&sql).await.map_err(|e| sql_err(name, file, e))?;
-    let mut stream = df
-        .execute_stream()
+    // The physical plan is kept so its metrics can be written after the run (`plans`).
+    let plan = df
+        .create_physical_plan()
         .await
         .map_err(|e| sql_err(name, file, e))?;
+    let mut stream =
+        execute_stream(Arc::clone(&plan), ctx.task_ctx()).map_err(|e| sql_err(name, file, e))?;
     if def.suppression.is_some() {
         // Aggregates are small: the whole table is needed at once, since secondary
         // suppression compares rows with their siblings.
@@ -783,15 +798,18 @@ async fn run_model(
             let b = b.map_err(|e| sql_err(name, file, e))?;
             batches.push(conform(name, &b, &schema, true)?);
         }
+        write_plan(cx, name, &plan);
         return publish_batches(cx, ctx, name, batches, reads, started_at, checks_out).await;
     }
     let mut writer = cx
         .staging
         .table_writer(name, schema.clone())
         .map_err(|e| ModelError::lake(format!("staging {name}"), e))?;
+    let mut keys = KeyFingerprints::new(&schema, &def.primary_key);
     while let Some(b) = stream.next().await {
         let b = b.map_err(|e| sql_err(name, file, e))?;
         let b = conform(name, &b, &schema, false)?;
+        fingerprint(name, keys.as_mut(), &b)?;
         writer
             .write(&b)
             .map_err(|e| ModelError::lake(format!("staging {name}"), e))?;
@@ -799,12 +817,30 @@ async fn run_model(
     let part = writer
         .finish()
         .map_err(|e| ModelError::lake(format!("staging {name}"), e))?;
-    let mut outcome = check_and_commit(cx, ctx, def, part, reads, None, checks_out).await?;
+    write_plan(cx, name, &plan);
+    let staged = Staged {
+        part,
+        distinct_key: keys.as_ref().and_then(KeyFingerprints::distinct_key),
+    };
+    let mut outcome = check_and_commit(cx, ctx, def, staged, reads, None, checks_out).await?;
     outcome.millis = elapsed(started_at);
     outcome.query_millis = outcome
         .millis
         .saturating_sub(outcome.check_millis + outcome.commit_millis);
     Ok(outcome)
+}
+
+/// Writes a model's executed plan with its metrics to `<plans>/<model>.txt`. A diagnostic:
+/// failing to write it is logged, never fails the model.
+fn write_plan(cx: &BuildContext<'_>, name: &str, plan: &Arc<dyn ExecutionPlan>) {
+    let Some(dir) = cx.plans else { return };
+    let text = DisplayableExecutionPlan::with_metrics(plan.as_ref())
+        .indent(true)
+        .to_string();
+    let path = dir.join(format!("{name}.txt"));
+    if let Err(e) = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, text)) {
+        warn!(file = %path.display(), error = %e, "Could not write the model's plan.");
+    }
 }
 
 /// Suppresses (when declared), conforms and stages whole-table batches, then checks and
@@ -840,8 +876,13 @@ async fn publish_batches(
         }
         None => conform(name, &batch, &schema, false)?,
     };
-    let part = stage(cx, name, &schema, &batch)?;
-    let mut outcome = check_and_commit(cx, ctx, def, part, reads, stats, checks_out).await?;
+    let mut keys = KeyFingerprints::new(&schema, &def.primary_key);
+    fingerprint(name, keys.as_mut(), &batch)?;
+    let staged = Staged {
+        part: stage(cx, name, &schema, &batch)?,
+        distinct_key: keys.as_ref().and_then(KeyFingerprints::distinct_key),
+    };
+    let mut outcome = check_and_commit(cx, ctx, def, staged, reads, stats, checks_out).await?;
     outcome.millis = elapsed(started_at);
     outcome.query_millis = outcome
         .millis
@@ -967,15 +1008,33 @@ fn checks_for(cx: &BuildContext<'_>, def: &TableDef) -> Vec<CheckDef> {
     out
 }
 
+/// A model's candidate rows, staged, with what was learnt while writing them.
+struct Staged<'k> {
+    part: StagedPart,
+    /// The primary key, when its fingerprints showed no repeat.
+    distinct_key: Option<&'k [String]>,
+}
+
+/// Adds a batch's keys to the fingerprints (if the key can be fingerprinted).
+fn fingerprint(name: &str, keys: Option<&mut KeyFingerprints>, batch: &RecordBatch) -> Result<()> {
+    match keys {
+        Some(k) => k
+            .add(batch)
+            .map_err(|e| ModelError::lake(format!("fingerprinting the key of {name}"), e)),
+        None => Ok(()),
+    }
+}
+
 async fn check_and_commit(
     cx: &BuildContext<'_>,
     ctx: &SessionContext,
     def: &TableDef,
-    part: StagedPart,
+    staged: Staged<'_>,
     reads: Vec<String>,
     suppression: Option<SuppressionStats>,
     checks_out: &mut Vec<CheckResult>,
 ) -> Result<ModelOutcome> {
+    let Staged { part, distinct_key } = staged;
     let name = def.name.as_str();
     let uri = cx.lake.table_uri(def.zone, name);
     let candidate = format!("candidate__{name}");
@@ -992,6 +1051,7 @@ async fn check_and_commit(
         rows: part.rows,
         previous_rows,
         now: cx.started,
+        distinct_key,
     };
     let mut failed = Vec::new();
     let checks_started = std::time::Instant::now();

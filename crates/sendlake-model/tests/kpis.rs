@@ -719,17 +719,10 @@ async fn a_failing_check_blocks_fact_plan_keeps_its_version_and_skips_its_reader
     let fact_request_v1 = t.version("fact_request").await.expect("committed");
 
     // The same project with one more check on fact_plan that every row fails.
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(support::models_dir()).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-    }
-    let checks = dir.path().join("checks.toml");
-    let mut text = std::fs::read_to_string(&checks).unwrap();
-    text.push_str(
+    let dir = support::models_with(
+        "checks.toml",
         "\n[[checks]]\ntable = \"fact_plan\"\nname = \"test: always fails\"\nexpression = \"false\"\n",
     );
-    std::fs::write(&checks, text).unwrap();
     let failing = t.project_in(dir.path());
 
     // A second plan arrives, and the build runs with the failing check.
@@ -1085,4 +1078,53 @@ async fn two_historical_requests_without_received_dates_are_two_requests() {
         .await
         .row(&la_year("2024-01-01"))
         .assert_ints(&[("total_ceased", 1), ("needs_met", 1)]);
+}
+
+// ---------------------------------------------------------------------------------------
+// The primary-key check: its fingerprint fast path must still find a duplicated key, with
+// the exact count the SQL check gives.
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicated_primary_key_blocks_the_table_with_its_exact_count() {
+    let t = TestLake::new();
+    let mut i = Inputs::new();
+    i.child("c1", "SG1")
+        .issued_plan("r1", "c1", "2024-03-01", "2024-07-05");
+
+    // dim_sen_need with two needs listed twice (its key is sen_need).
+    let dir = support::models_with(
+        "dim_sen_need.sql",
+        "\nUNION ALL SELECT 'SLD', 'again', 'x'\nUNION ALL SELECT 'ASD', 'again', 'x'\nUNION ALL SELECT 'ASD', 'and again', 'x'\n",
+    );
+    i.write(&t.lake, &t.registry).await;
+    let report = t
+        .build_with(&t.project_in(dir.path()), support::NO_SUPPRESSION, "run-1")
+        .await;
+
+    let outcome = report
+        .models
+        .iter()
+        .find(|m| m.table == "dim_sen_need")
+        .unwrap();
+    assert_eq!(outcome.status, ModelStatus::Blocked, "{:?}", outcome.reason);
+    let check = report
+        .checks
+        .iter()
+        .find(|c| c.name == "dim_sen_need: primary key (sen_need) is unique")
+        .unwrap();
+    assert_eq!(check.status, CheckStatus::Fail);
+    // Two keys repeat (SLD twice, ASD three times): the SQL count, not a fingerprint guess.
+    assert_eq!(check.failing_rows, Some(2), "{}", check.detail);
+    // Every other table's key was found unique and committed.
+    let unique = report
+        .checks
+        .iter()
+        .filter(|c| c.name.contains("primary key") && c.table != "dim_sen_need")
+        .collect::<Vec<_>>();
+    assert!(unique.len() > 20, "{}", unique.len());
+    for c in unique {
+        assert_eq!(c.status, CheckStatus::Pass, "{}: {}", c.name, c.detail);
+        assert_eq!(c.failing_rows, Some(0));
+    }
 }

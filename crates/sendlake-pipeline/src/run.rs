@@ -61,6 +61,8 @@ pub struct RunOptions {
     /// Also write the models' inputs and SQL to this folder, for running them on another
     /// engine (the comparison in docs/benchmarks.md).
     pub export_model_sql: Option<std::path::PathBuf>,
+    /// Write each model's executed plan with its metrics to this folder.
+    pub model_plans: Option<std::path::PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -74,6 +76,7 @@ impl Default for RunOptions {
             secrets: BTreeMap::new(),
             models_only: false,
             export_model_sql: None,
+            model_plans: None,
         }
     }
 }
@@ -586,6 +589,7 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
             staging: &staging,
             run_id: &run_id,
             started,
+            plans: opts.model_plans.as_deref(),
         };
         if let Some(dir) = &opts.export_model_sql
             && let Err(e) = sendlake_model::export_sql(&cx, dir).await

@@ -33,6 +33,21 @@ pub fn models_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines/models")
 }
 
+/// A copy of `pipelines/models` with `text` appended to one of its files: the demo's models
+/// with one deliberate fault.
+pub fn models_with(file: &str, text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(models_dir()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    let path = dir.path().join(file);
+    let mut content = std::fs::read_to_string(&path).unwrap();
+    content.push_str(text);
+    std::fs::write(&path, content).unwrap();
+    dir
+}
+
 pub fn date(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_else(|e| panic!("bad date {s:?}: {e}"))
 }
@@ -370,6 +385,7 @@ impl TestLake {
             staging: &staging,
             run_id,
             started: Utc::now(),
+            plans: None,
         })
         .await
         .unwrap()
