@@ -12,6 +12,7 @@ mod idempotence;
 mod models;
 mod mutations;
 mod partner_apis;
+mod powerbi;
 mod privacy;
 mod published;
 mod roundtrip;

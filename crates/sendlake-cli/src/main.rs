@@ -76,6 +76,22 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         model_plans: Option<PathBuf>,
     },
+    /// Generate the Power BI project (PBIP: TMDL semantic model, starter report) for a
+    /// pipeline's model tables. Regenerating keeps the author's own tables and measures.
+    Powerbi {
+        /// Pipeline file (its models folder says which tables the model holds).
+        pipeline: PathBuf,
+        /// Output folder.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Project name.
+        #[arg(long, default_value = "SEND")]
+        name: String,
+        /// Lake location the model opens on (default: the pipeline's store, if a folder or
+        /// an https:// URL); changeable later in Power BI as the LakeLocation parameter.
+        #[arg(long)]
+        lake: Option<String>,
+    },
     /// Check pipeline files and report every problem with file and key.
     Check {
         /// Pipeline files.
@@ -317,6 +333,12 @@ fn main() -> ExitCode {
             )
         }
         Command::Check { pipelines } => check(pipelines),
+        Command::Powerbi {
+            pipeline,
+            out,
+            name,
+            lake,
+        } => powerbi(pipeline, out, name, lake.as_deref()),
         Command::Sim {
             what:
                 SimCommand::Sen2 {
@@ -349,6 +371,47 @@ fn main() -> ExitCode {
         },
     };
     ExitCode::from(u8::try_from(code).unwrap_or(3))
+}
+
+fn powerbi(pipeline: &Path, out: &Path, name: &str, lake: Option<&str>) -> i32 {
+    let plan = match load_plan(pipeline) {
+        Ok(p) => p,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return 2;
+        }
+    };
+    let registry = match sendlake_pipeline::registry() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: schema: {e}");
+            return 2;
+        }
+    };
+    let model = match sendlake_pipeline::powerbi::semantic_model(&plan, &registry, name, lake) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    match sendlake_pipeline::powerbi::write(&model, out) {
+        Ok(done) => {
+            eprintln!(
+                "{}: {} file(s) written, {} unchanged; kept {} author table(s) and {} author measure(s)",
+                out.join(format!("{name}.pbip")).display(),
+                done.written.len(),
+                done.unchanged.len(),
+                done.author_tables.len(),
+                done.author_measures.len()
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    }
 }
 
 fn sendlake_schema_contract() -> Result<Vec<String>, String> {

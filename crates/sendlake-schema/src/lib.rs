@@ -213,6 +213,7 @@ impl SchemaRegistry {
         }
         tables.sort_by(|a, b| a.1.name.cmp(&b.1.name));
         let mut checked = Vec::with_capacity(tables.len());
+        let mut paths = Vec::with_capacity(tables.len());
         for (path, table) in tables {
             if checked.iter().any(|t: &TableDef| t.name == table.name) {
                 return Err(SchemaError::new(
@@ -222,7 +223,9 @@ impl SchemaRegistry {
                 ));
             }
             checked.push(table.finish(&path, &lineage, &record_lineage, &code_lists)?);
+            paths.push(path);
         }
+        check_references(&checked, &paths)?;
         Ok(Self {
             tables: checked,
             code_lists,
@@ -317,6 +320,61 @@ fn read_dir_recursive(dir: &Path, root: &Path, out: &mut Vec<(String, String)>) 
     Ok(())
 }
 
+/// Each `references` names an existing table's whole primary key, of the same type, in a
+/// table that is not itself referenced (a star: facts point at dimensions, and dimensions
+/// point nowhere, so Power BI never sees two filter paths between the same tables).
+fn check_references(tables: &[TableDef], paths: &[String]) -> Result<()> {
+    let referenced: std::collections::BTreeSet<&str> = tables
+        .iter()
+        .flat_map(|t| t.columns.iter())
+        .filter_map(|c| c.references.as_deref()?.split_once('.').map(|(t, _)| t))
+        .collect();
+    for (table, path) in tables.iter().zip(paths) {
+        for (i, col) in table.columns.iter().enumerate() {
+            let Some(target) = col.references.as_deref() else {
+                continue;
+            };
+            let fail = |msg: String| {
+                Err(SchemaError::new(
+                    path,
+                    Some(format!("columns[{i}].references")),
+                    msg,
+                ))
+            };
+            if referenced.contains(table.name.as_str()) {
+                return fail(format!(
+                    "`{}` is referenced by other tables, so it is a dimension and may not reference `{target}` itself (keep the model a star)",
+                    table.name
+                ));
+            }
+            let Some((to_table, to_column)) = target.split_once('.') else {
+                return fail(format!("`{target}` is not `table.column`"));
+            };
+            let Some(to) = tables.iter().find(|t| t.name == to_table) else {
+                return fail(format!("no table `{to_table}`"));
+            };
+            let Some(to_col) = to.column(to_column) else {
+                return fail(format!("`{to_table}` has no column `{to_column}`"));
+            };
+            if to.primary_key != [to_column] {
+                return fail(format!(
+                    "`{to_table}.{to_column}` is not the primary key of `{to_table}` ({}), so it cannot be the one side of a relationship",
+                    to.primary_key.join(", ")
+                ));
+            }
+            if to_col.data_type != col.data_type {
+                return fail(format!(
+                    "`{}` is {} but `{target}` is {}",
+                    col.name,
+                    col.data_type.as_str(),
+                    to_col.data_type.as_str()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 #[expect(clippy::unwrap_used, reason = "tests")]
 mod tests {
@@ -365,6 +423,64 @@ mod tests {
         assert_eq!(eth.main_group("OARA"), Some("OOTH"));
         assert_eq!(eth.main_group("WBRI"), Some("WBRI"));
         assert_eq!(eth.main_group("XXXX"), None);
+    }
+
+    fn star(fact_column: &str) -> Vec<(String, String)> {
+        let mut files = minimal_files();
+        files.push((
+            "tables/dim.toml".into(),
+            "name = \"dim\"\nzone = \"published\"\ndescription = \"d\"\ngrain = \"g\"\nprimary_key = [\"code\"]\nlineage = false\n[[columns]]\nname = \"code\"\ntype = \"utf8\"\nnullable = false\nprivacy = \"none\"\ndescription = \"c\"\n[[columns]]\nname = \"label\"\ntype = \"utf8\"\nnullable = false\nprivacy = \"none\"\ndescription = \"l\"\n".into(),
+        ));
+        files.push((
+            "tables/fact.toml".into(),
+            format!("name = \"fact\"\nzone = \"published\"\ndescription = \"d\"\ngrain = \"g\"\nprimary_key = []\nlineage = false\n{fact_column}"),
+        ));
+        files
+    }
+
+    #[test]
+    fn references_must_name_a_dimension_key_of_the_same_type() {
+        let col = |ty: &str, to: &str| {
+            format!(
+                "[[columns]]\nname = \"c\"\ntype = \"{ty}\"\nnullable = true\nprivacy = \"none\"\ndescription = \"x\"\nreferences = \"{to}\"\n"
+            )
+        };
+        let reg = SchemaRegistry::from_files(star(&col("utf8", "dim.code"))).unwrap();
+        let fact = reg.table("fact").unwrap();
+        assert_eq!(
+            fact.column("c").unwrap().references.as_deref(),
+            Some("dim.code")
+        );
+        for (bad, says) in [
+            (col("utf8", "dim.label"), "not the primary key"),
+            (col("int64", "dim.code"), "is int64 but `dim.code` is utf8"),
+            (col("utf8", "nope.code"), "no table `nope`"),
+            (col("utf8", "dim.nope"), "has no column `nope`"),
+            (col("utf8", "dimcode"), "is not `table.column`"),
+        ] {
+            let e = SchemaRegistry::from_files(star(&bad))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("tables/fact.toml"), "{e}");
+            assert!(e.contains("columns[0].references"), "{e}");
+            assert!(e.contains(says), "{e}");
+        }
+        // A dimension that references another table would make a snowflake.
+        let mut files = star(&col("utf8", "dim.code"));
+        files.push((
+            "tables/other.toml".into(),
+            "name = \"other\"\nzone = \"published\"\ndescription = \"d\"\ngrain = \"g\"\nprimary_key = [\"k\"]\nlineage = false\n[[columns]]\nname = \"k\"\ntype = \"utf8\"\nnullable = false\nprivacy = \"none\"\ndescription = \"k\"\n".into(),
+        ));
+        let dim = files
+            .iter_mut()
+            .find(|(p, _)| p == "tables/dim.toml")
+            .unwrap();
+        dim.1.push_str("[[columns]]\nname = \"o\"\ntype = \"utf8\"\nnullable = true\nprivacy = \"none\"\ndescription = \"o\"\nreferences = \"other.k\"\n");
+        let e = SchemaRegistry::from_files(files).unwrap_err().to_string();
+        assert!(
+            e.contains("tables/dim.toml") && e.contains("keep the model a star"),
+            "{e}"
+        );
     }
 
     fn minimal_files() -> Vec<(String, String)> {

@@ -198,6 +198,11 @@ pub struct ColumnDef {
     /// A date that may legitimately fall after the census reference date (e.g. a due date).
     #[serde(default)]
     pub allow_after_census: bool,
+    /// The dimension column this column looks up, as `table.column` (e.g.
+    /// `dim_date.date`): a star-schema relationship for the Power BI model. The target must
+    /// be the whole primary key of its table, of the same type.
+    #[serde(default)]
+    pub references: Option<String>,
 }
 
 /// How SEN2 XML maps onto a table: one row per element named `element` under `parent`.
