@@ -92,6 +92,18 @@ enum Command {
         #[arg(long)]
         lake: Option<String>,
     },
+    /// Write the data dictionary (every table, column and code list, and where each table is
+    /// filled from in this pipeline) as DIR/data-dictionary.md and .html.
+    Dictionary {
+        /// Pipeline file.
+        pipeline: PathBuf,
+        /// Output folder.
+        #[arg(long, value_name = "DIR", default_value = "docs")]
+        out: PathBuf,
+        /// Write nothing; exit 1 if the files in DIR are not what would be written.
+        #[arg(long)]
+        check: bool,
+    },
     /// Check pipeline files and report every problem with file and key.
     Check {
         /// Pipeline files.
@@ -333,6 +345,11 @@ fn main() -> ExitCode {
             )
         }
         Command::Check { pipelines } => check(pipelines),
+        Command::Dictionary {
+            pipeline,
+            out,
+            check,
+        } => dictionary(pipeline, out, *check),
         Command::Powerbi {
             pipeline,
             out,
@@ -371,6 +388,52 @@ fn main() -> ExitCode {
         },
     };
     ExitCode::from(u8::try_from(code).unwrap_or(3))
+}
+
+fn dictionary(pipeline: &Path, out: &Path, check: bool) -> i32 {
+    let plan = match load_plan(pipeline) {
+        Ok(p) => p,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return 2;
+        }
+    };
+    let dict = match sendlake_pipeline::registry()
+        .map_err(|e| format!("schema: {e}"))
+        .and_then(|r| sendlake_pipeline::dictionary::render(&plan, &r))
+    {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let mut stale = 0;
+    for (file, text) in [
+        ("data-dictionary.md", &dict.markdown),
+        ("data-dictionary.html", &dict.html),
+    ] {
+        let path = out.join(file);
+        if check {
+            if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+                eprintln!(
+                    "{} is out of date: run `sendlake dictionary {} --out {}`",
+                    path.display(),
+                    pipeline.display(),
+                    out.display()
+                );
+                stale += 1;
+            }
+        } else if let Err(e) =
+            std::fs::create_dir_all(out).and_then(|()| std::fs::write(&path, text))
+        {
+            eprintln!("error: {}: {e}", path.display());
+            return 2;
+        } else {
+            eprintln!("wrote {}", path.display());
+        }
+    }
+    i32::from(stale > 0)
 }
 
 fn powerbi(pipeline: &Path, out: &Path, name: &str, lake: Option<&str>) -> i32 {

@@ -1,0 +1,64 @@
+//! The committed data dictionary (docs/data-dictionary.md and .html) is what the schema and the
+//! demo pipeline give now: a schema change without regenerating it fails here, and so in CI.
+//! `SENDLAKE_UPDATE_DICTIONARY=1` rewrites both (or run `sendlake dictionary
+//! pipelines/demo.toml`).
+
+use std::path::Path;
+
+#[test]
+fn the_committed_data_dictionary_is_up_to_date() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let plan = sendlake_pipeline::load_plan(&root.join("pipelines/demo.toml")).unwrap();
+    let registry = sendlake_pipeline::registry().unwrap();
+    let dict = sendlake_pipeline::dictionary::render(&plan, &registry).unwrap();
+
+    // What it must say, whatever the wording.
+    for t in registry.tables() {
+        assert!(
+            dict.markdown.contains(&format!("### {}\n", t.name)),
+            "{}",
+            t.name
+        );
+        for c in &t.columns {
+            assert!(
+                dict.markdown.contains(&format!("| `{}` |", c.name)),
+                "{}.{}",
+                t.name,
+                c.name
+            );
+        }
+    }
+    assert!(dict.markdown.contains(
+        "SEN2 returns (source `sen2_returns`): one row per `PlacementDetail` under `ActivePlans`"
+    ));
+    assert!(dict.markdown.contains("stream `requests`"));
+    assert!(
+        dict.markdown
+            .contains("the model `pipelines/models/fact_plan.sql`")
+    );
+    assert!(
+        dict.markdown.contains("### code list sen_type")
+            && dict
+                .markdown
+                .contains("| `ASD` | Autistic spectrum disorder |")
+    );
+    assert!(
+        !dict
+            .markdown
+            .contains("no source of this pipeline\n### request\n")
+    );
+    assert!(dict.html.contains("<h3 id=\"fact_plan\">fact_plan</h3>"));
+    assert!(!dict.html.contains("<script"));
+
+    let docs = root.join("docs");
+    if std::env::var_os("SENDLAKE_UPDATE_DICTIONARY").is_some() {
+        std::fs::write(docs.join("data-dictionary.md"), &dict.markdown).unwrap();
+        std::fs::write(docs.join("data-dictionary.html"), &dict.html).unwrap();
+    }
+    let committed = |f: &str| std::fs::read_to_string(docs.join(f)).unwrap_or_default();
+    assert!(
+        committed("data-dictionary.md") == dict.markdown
+            && committed("data-dictionary.html") == dict.html,
+        "docs/data-dictionary.md or .html is out of date: run `sendlake dictionary pipelines/demo.toml` (or SENDLAKE_UPDATE_DICTIONARY=1)"
+    );
+}
