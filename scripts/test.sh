@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine with Rust installed. Installs what the tests need
-# (xmllint, for validating generated SEN2 returns against the XSDs).
+# (xmllint and Chromium, from Debian's packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/sendlake-target}"
 
-if ! command -v xmllint >/dev/null 2>&1; then
-  echo "installing xmllint (libxml2-utils)"
+# Debian packages the tests need: xmllint (validating generated SEN2 returns against the XSDs)
+# and Chromium (rendering the run report headless).
+need=()
+command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)
+{ command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; } || need+=(chromium)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]}"
   if command -v apt-get >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq libxml2-utils >/dev/null
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
   else
-    echo "xmllint is missing and apt-get is not available: install libxml2 (xmllint) and re-run" >&2
+    echo "missing ${need[*]} and apt-get is not available: install them and re-run" >&2
     exit 1
   fi
 fi

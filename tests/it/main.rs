@@ -16,6 +16,7 @@ mod partner_apis;
 mod powerbi;
 mod privacy;
 mod published;
+mod report;
 mod roundtrip;
 mod rules;
 mod source_fixtures;

@@ -12,7 +12,7 @@ use sendlake_schema::{SchemaRegistry, SuppressionDef, Zone};
 use crate::support::*;
 
 /// The demo pipeline, pointed at a temp lake and inputs.
-fn demo_pipeline(ws: &Workspace) -> std::path::PathBuf {
+pub(crate) fn demo_pipeline(ws: &Workspace) -> std::path::PathBuf {
     let pipelines = Path::new(env!("CARGO_MANIFEST_DIR")).join("../pipelines");
     let pipelines = pipelines.canonicalize().unwrap();
     let abs = |p: &str| pipelines.join(p).display().to_string();

@@ -96,13 +96,19 @@ impl Lake {
     /// Writes `value` as pretty JSON at `relative_path` (e.g. `_runs/<run_id>.json`),
     /// atomically: readers see the old document or the new one, never a partial file.
     pub async fn write_json(&self, relative_path: &str, value: &serde_json::Value) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(value)?;
+        self.write_bytes(relative_path, &bytes).await
+    }
+
+    /// Writes `bytes` at `relative_path` (e.g. the run report, `_runs/<run_id>.html`),
+    /// atomically, as [`Lake::write_json`] does.
+    pub async fn write_bytes(&self, relative_path: &str, bytes: &[u8]) -> Result<()> {
         let Store::Local(root) = &self.store;
         let target = root.join(checked_relative(relative_path)?);
         let parent = target.parent().unwrap_or(root);
         tokio::fs::create_dir_all(parent)
             .await
             .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
-        let bytes = serde_json::to_vec_pretty(value)?;
 
         // The temp file sits next to the target so the rename stays on one filesystem (and
         // so is atomic); its name starts with '.' so listings of `_runs/` skip it.
@@ -117,7 +123,7 @@ impl Lake {
 
         let written = async {
             let mut file = tokio::fs::File::create_new(&tmp).await?;
-            file.write_all(&bytes).await?;
+            file.write_all(bytes).await?;
             // Flush to disk before the rename, or a crash could leave the new name pointing
             // at an empty file.
             file.sync_all().await?;

@@ -9,6 +9,7 @@
 //!   staging files (`sendlake-load`), and dropped whole if the file turns out to be bad. Then
 //!   each table gets exactly one Delta commit that replaces the submissions loaded by this run,
 //!   and the [`manifest::Manifest`] (`_runs/<run id>.json`) records and reconciles the counts.
+//! - [`report::render`] is the run's HTML report beside its manifest (`_runs/<run id>.html`).
 //! - [`dictionary::render`] writes the data dictionary of the schema as this pipeline fills it.
 //! - [`powerbi::semantic_model`] says which tables and roles a pipeline's Power BI model
 //!   holds (`sendlake-powerbi` writes it).
@@ -23,6 +24,7 @@ pub mod dictionary;
 pub mod manifest;
 pub mod powerbi;
 mod records;
+pub mod report;
 pub mod run;
 pub mod scaffold;
 pub mod sources;

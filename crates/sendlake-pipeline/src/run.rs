@@ -690,6 +690,7 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
     write_manifest(&lake, &manifest_path, &manifest)
         .await
         .map_err(RunError::Fatal)?;
+    write_report(&lake, plan, &manifest).await;
     info!(run_id = %run_id, status = ?manifest.status, reconciled = manifest.reconciled, "Run finished.");
     Ok(RunReport { manifest })
 }
@@ -812,6 +813,31 @@ fn submission_hint(path: &Path, la_codes: &CodeList) -> Option<String> {
         }
     }
     None
+}
+
+/// The HTML report beside the manifest. The manifest is the record; a report that cannot be
+/// written is a warning, not a failed run.
+async fn write_report(lake: &Lake, plan: &PipelinePlan, manifest: &Manifest) {
+    let la = plan
+        .models
+        .as_ref()
+        .and_then(|m| m.project.geography.local_authorities.first())
+        .map(|l| l.la_code.clone());
+    let charts = match &la {
+        Some(la) => crate::report::kpi_charts(lake, la).await,
+        None => Vec::new(),
+    };
+    let path = format!("_runs/{}.html", manifest.run_id);
+    let written = match crate::report::render(manifest, &charts) {
+        Ok(html) => lake
+            .write_bytes(&path, html.as_bytes())
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = written {
+        warn!(report = %path, error = %e, "The run report could not be written; the manifest has everything it shows.");
+    }
 }
 
 async fn write_manifest(lake: &Lake, path: &str, manifest: &Manifest) -> Result<(), String> {
