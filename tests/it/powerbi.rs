@@ -18,6 +18,8 @@ fn the_demo_pipeline_gives_a_model_of_every_model_table_with_locality_roles() {
         assert!(names.contains(&table.as_str()), "{table} missing");
     }
     assert!(names.contains(&"dim_date") && names.contains(&"data_quality"));
+    // The demo loads ONS population estimates: the denominator of rates per 1,000.
+    assert!(names.contains(&"population_estimate"));
     // No raw source table: the author works on the model tables.
     assert!(!names.contains(&"request") && !names.contains(&"cms_request"));
     // Dimensions come first.

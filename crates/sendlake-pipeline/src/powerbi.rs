@@ -31,6 +31,17 @@ pub fn semantic_model<'a>(
         .keys()
         .map(String::as_str)
         .chain(sendlake_model::project::BUILT_IN);
+    // Population estimates, where a source of the pipeline loads them: the denominator of
+    // rates per 1,000 children and young people.
+    let population = plan.sources.iter().any(|s| match s {
+        crate::config::SourcePlan::Declared(d) => d
+            .def
+            .streams()
+            .iter()
+            .any(|(_, m)| m.table == "population_estimate"),
+        crate::config::SourcePlan::Sen2Xml { .. } => false,
+    });
+    let names = names.chain(population.then_some("population_estimate"));
     let mut tables = Vec::new();
     for table in names {
         tables.push(

@@ -103,6 +103,24 @@ pub(crate) fn measures(tables: &BTreeSet<&str>) -> Vec<Measure> {
         "Caseload",
         "EHC plans maintained on the snapshot day (census day or month end), by primary need where need is in context.",
     );
+    if tables.contains("population_estimate") && tables.contains("dim_local_authority") {
+        add(
+            c,
+            "EHC plans per 1,000 aged 0-25",
+            format!(
+                "VAR level = SELECTEDVALUE({c}[geography_level])\n\
+             VAR code = SELECTEDVALUE({c}[geography_code])\n\
+             VAR ons = IF(level = \"la\", LOOKUPVALUE(dim_local_authority[ons_code], dim_local_authority[la_code], code), code)\n\
+             VAR yr = YEAR(MAX({c}[period_start]))\n\
+             VAR py = CALCULATE(MAX(population_estimate[year]), REMOVEFILTERS(population_estimate), population_estimate[geography_code] = ons, population_estimate[year] <= yr)\n\
+             VAR pop = CALCULATE(SUM(population_estimate[population]), REMOVEFILTERS(population_estimate), population_estimate[geography_code] = ons, population_estimate[year] = py, population_estimate[age] <= 25)\n\
+             RETURN IF(level IN {{\"la\", \"district\"}} && pop > 0, DIVIDE([EHC plans], pop) * 1000)"
+            ),
+            "0.0",
+            "Caseload",
+            "EHC plans per 1,000 residents aged 0-25, for one LA or district: the ONS mid-year estimate of the latest year up to the period's (population_estimate, when the pipeline loads it).",
+        );
+    }
     let p = "kpi_placements";
     add(
         p,

@@ -299,10 +299,17 @@ pub(crate) fn relationships(tables: &[&TableDef]) -> Result<String, PowerBiError
 /// locality's role also reads the person-level (restricted) rows of the children who live
 /// in that locality, through `dim_child`.
 pub(crate) fn roles(tables: &[&TableDef], localities: &[RoleLocality]) -> Vec<(String, String)> {
+    // Person-level tables: a person key or a quasi-identifier. A public input kept in the
+    // restricted zone (population estimates, whose only pseudonym is the partner's record
+    // id) is not filtered.
     let restricted: Vec<&TableDef> = tables
         .iter()
         .copied()
-        .filter(|t| t.zone != Zone::Published)
+        .filter(|t| {
+            t.zone != Zone::Published
+                && (t.column("person_key").is_some()
+                    || t.columns.iter().any(|c| c.privacy == Privacy::QuasiIdentifier))
+        })
         .collect();
     let has_child = tables.iter().any(|t| t.name == "dim_child");
     let mut out = Vec::new();

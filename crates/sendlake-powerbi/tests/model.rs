@@ -21,7 +21,13 @@ fn model(reg: &SchemaRegistry) -> SemanticModel<'_> {
         .filter(|t| {
             t.zone == sendlake_schema::Zone::Published
                 || t.name.starts_with("fact_")
-                || ["dim_child", "child_journey", "child_geography"].contains(&t.name.as_str())
+                || [
+                    "dim_child",
+                    "child_journey",
+                    "child_geography",
+                    "population_estimate",
+                ]
+                .contains(&t.name.as_str())
         })
         .collect();
     SemanticModel {
@@ -129,6 +135,9 @@ fn every_reference_in_the_model_resolves() {
     let partnership =
         &files[&PathBuf::from("SEND.SemanticModel/definition/roles/Partnership.tmdl")];
     assert!(partnership.contains("tablePermission fact_plan = FALSE()"));
+    // Public figures kept in the restricted zone are not person-level: no filter.
+    assert!(!partnership.contains("population_estimate"));
+    assert!(measures.contains("EHC plans per 1,000 aged 0-25"));
     assert!(!partnership.contains("kpi_timeliness"));
     let dspl1 = &files[&PathBuf::from("SEND.SemanticModel/definition/roles/Locality DSPL1.tmdl")];
     assert!(dspl1.contains("role 'Locality DSPL1'"));
