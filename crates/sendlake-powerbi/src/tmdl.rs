@@ -308,7 +308,9 @@ pub(crate) fn roles(tables: &[&TableDef], localities: &[RoleLocality]) -> Vec<(S
         .filter(|t| {
             t.zone != Zone::Published
                 && (t.column("person_key").is_some()
-                    || t.columns.iter().any(|c| c.privacy == Privacy::QuasiIdentifier))
+                    || t.columns
+                        .iter()
+                        .any(|c| c.privacy == Privacy::QuasiIdentifier))
         })
         .collect();
     let has_child = tables.iter().any(|t| t.name == "dim_child");
