@@ -390,18 +390,34 @@ fn main() -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(3))
 }
 
+/// A pipeline file and the schema, for the commands that describe a pipeline's tables; a
+/// problem is printed and becomes exit code 2.
+fn plan_and_schema(
+    pipeline: &Path,
+) -> Result<
+    (
+        sendlake_pipeline::PipelinePlan,
+        sendlake_schema::SchemaRegistry,
+    ),
+    i32,
+> {
+    let plan = load_plan(pipeline).map_err(|errors| {
+        eprintln!("{errors}");
+        2
+    })?;
+    let registry = sendlake_pipeline::registry().map_err(|e| {
+        eprintln!("error: schema: {e}");
+        2
+    })?;
+    Ok((plan, registry))
+}
+
 fn dictionary(pipeline: &Path, out: &Path, check: bool) -> i32 {
-    let plan = match load_plan(pipeline) {
+    let (plan, registry) = match plan_and_schema(pipeline) {
         Ok(p) => p,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return 2;
-        }
+        Err(code) => return code,
     };
-    let dict = match sendlake_pipeline::registry()
-        .map_err(|e| format!("schema: {e}"))
-        .and_then(|r| sendlake_pipeline::dictionary::render(&plan, &r))
-    {
+    let dict = match sendlake_pipeline::dictionary::render(&plan, &registry) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("error: {e}");
@@ -437,19 +453,9 @@ fn dictionary(pipeline: &Path, out: &Path, check: bool) -> i32 {
 }
 
 fn powerbi(pipeline: &Path, out: &Path, name: &str, lake: Option<&str>) -> i32 {
-    let plan = match load_plan(pipeline) {
+    let (plan, registry) = match plan_and_schema(pipeline) {
         Ok(p) => p,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return 2;
-        }
-    };
-    let registry = match sendlake_pipeline::registry() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: schema: {e}");
-            return 2;
-        }
+        Err(code) => return code,
     };
     let model = match sendlake_pipeline::powerbi::semantic_model(&plan, &registry, name, lake) {
         Ok(m) => m,

@@ -216,11 +216,7 @@ pub fn render(plan: &PipelinePlan, registry: &SchemaRegistry) -> Result<Dictiona
     });
     // HTML from a description's inline Markdown: escaped, with `code` spans kept as code.
     env.add_filter("inline", |v: String| {
-        let escaped = v
-            .replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;");
+        let escaped = crate::report::esc(&v);
         let mut html = String::with_capacity(escaped.len());
         for (i, part) in escaped.split('`').enumerate() {
             if i % 2 == 1 {

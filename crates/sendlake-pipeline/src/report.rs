@@ -311,7 +311,8 @@ fn points(
         .collect()
 }
 
-fn esc(s: &str) -> String {
+/// Text made safe inside HTML (element content and quoted attributes).
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
