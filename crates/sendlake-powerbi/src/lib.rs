@@ -167,10 +167,18 @@ pub fn render(model: &SemanticModel<'_>) -> Result<Files, PowerBiError> {
     for (file, text) in tmdl::roles(&model.tables, &model.localities) {
         files.insert(def.join("roles").join(file), text);
     }
-    let mut ordered: Vec<&str> = model.tables.iter().map(|t| t.name.as_str()).collect();
-    ordered.push(measures::MEASURES_TABLE);
-    files.insert(def.join("model.tmdl"), tmdl::model(&ordered, &[]));
+    files.insert(
+        def.join("model.tmdl"),
+        tmdl::model(&table_order(model), &[]),
+    );
     Ok(files)
+}
+
+/// The generated tables in the order `model.tmdl` lists them: the model's, then `_KPIs`.
+fn table_order<'m>(model: &'m SemanticModel<'_>) -> Vec<&'m str> {
+    let mut order: Vec<&str> = model.tables.iter().map(|t| t.name.as_str()).collect();
+    order.push(measures::MEASURES_TABLE);
+    order
 }
 
 fn platform(kind: &str, name: &str) -> serde_json::Value {
@@ -221,8 +229,6 @@ pub fn write(model: &SemanticModel<'_>, out: &Path) -> Result<Written, PowerBiEr
     }
     author_tables.sort();
     if !author_tables.is_empty() {
-        let mut ordered: Vec<&str> = model.tables.iter().map(|t| t.name.as_str()).collect();
-        ordered.push(measures::MEASURES_TABLE);
         let extra: Vec<&str> = author_tables.iter().map(String::as_str).collect();
         let model_file = out
             .join(format!("{}.SemanticModel", model.name))
@@ -232,7 +238,7 @@ pub fn write(model: &SemanticModel<'_>, out: &Path) -> Result<Written, PowerBiEr
             .strip_prefix(out)
             .map(Path::to_path_buf)
             .unwrap_or_default();
-        files.insert(rel, tmdl::model(&ordered, &extra));
+        files.insert(rel, tmdl::model(&table_order(model), &extra));
     }
     done.author_tables = author_tables;
     for (rel, mut text) in files {

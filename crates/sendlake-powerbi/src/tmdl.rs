@@ -218,39 +218,13 @@ fn measure_block(m: &Measure) -> String {
     s
 }
 
-/// Inserts an author's measure block into a generated table file, before its first column.
+/// Inserts an author's measure block into a generated table file, just before its partition
+/// (which has no description lines above it, so nothing else needs to move).
 pub(crate) fn append_measure(text: &str, block: &str) -> String {
-    match text
-        .find("\n\tcolumn ")
-        .or_else(|| text.find("\n\tpartition "))
-    {
-        Some(at) => {
-            // Step back over the column's description lines.
-            let head = &text[..at + 1];
-            let cut = head
-                .trim_end_matches('\n')
-                .rfind('\n')
-                .filter(|&i| head[i + 1..].starts_with("\t///"))
-                .map_or(at + 1, |i| {
-                    let mut i = i;
-                    while let Some(j) = head[..i].rfind('\n') {
-                        if head[j + 1..].starts_with("\t///") {
-                            i = j;
-                        } else {
-                            break;
-                        }
-                    }
-                    i + 1
-                });
-            format!(
-                "{}{}\n{}",
-                &text[..cut],
-                block.trim_end_matches('\n'),
-                &text[cut..]
-            )
-            .replace("\n\n\n", "\n\n")
-        }
-        None => format!("{text}\n{block}"),
+    let block = block.trim_end_matches('\n');
+    match text.find("\n\tpartition ") {
+        Some(at) => format!("{}\n{block}\n{}", &text[..=at], &text[at + 1..]),
+        None => format!("{text}\n{block}\n"),
     }
 }
 
