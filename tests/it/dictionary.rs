@@ -46,6 +46,21 @@ fn the_committed_data_dictionary_is_up_to_date() {
     assert!(!dict.markdown.contains("no source of this pipeline"));
     assert!(dict.html.contains("<h3 id=\"fact_plan\">fact_plan</h3>"));
     assert!(!dict.html.contains("<script"));
+    // The KPI measures' definitions: the headline 20-week rate with its DAX, in both forms.
+    assert!(dict.markdown.contains("## KPI measures"));
+    assert!(
+        dict.markdown
+            .contains("### <a id=\"measure-2\"></a>Issued within 20 weeks (%)")
+    );
+    assert!(
+        dict.markdown
+            .contains("DIVIDE(SUM(kpi_timeliness[plans_issued_within_20_weeks]), SUM(kpi_timeliness[plans_issued_den]))")
+    );
+    assert!(
+        dict.html
+            .contains("<h2 id=\"kpi-measures\">KPI measures</h2>")
+    );
+    assert!(dict.html.contains("kpi_caseload_need[ehc_plans]"));
 
     let docs = root.join("docs");
     if std::env::var_os("SENDLAKE_UPDATE_DICTIONARY").is_some() {

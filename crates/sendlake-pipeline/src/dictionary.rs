@@ -49,6 +49,16 @@ struct ColumnView {
 }
 
 #[derive(Serialize)]
+struct MeasureView {
+    name: String,
+    table: String,
+    folder: &'static str,
+    format: &'static str,
+    description: String,
+    dax: String,
+}
+
+#[derive(Serialize)]
 struct CodeView {
     code: String,
     label: String,
@@ -209,6 +219,24 @@ pub fn render(plan: &PipelinePlan, registry: &SchemaRegistry) -> Result<Dictiona
                 .collect(),
         })
         .collect();
+    // The KPI measures of the Power BI model this pipeline's tables give, so the dictionary
+    // states each headline figure's definition beside the columns it is computed from.
+    let measures: Vec<MeasureView> = crate::powerbi::semantic_model(plan, registry, "SEND", None)
+        .map(|m| {
+            let names = m.tables.iter().map(|t| t.name.as_str()).collect();
+            sendlake_powerbi::kpi_measures(&names)
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| MeasureView {
+            name: m.name,
+            table: m.table,
+            folder: m.folder,
+            format: m.format,
+            description: m.description,
+            dax: m.dax,
+        })
+        .collect();
     let mut env = Environment::new();
     // A Markdown table cell: no pipe, no line break.
     env.add_filter("cell", |v: String| {
@@ -243,6 +271,7 @@ pub fn render(plan: &PipelinePlan, registry: &SchemaRegistry) -> Result<Dictiona
         pipeline,
         tables => minijinja::Value::from(minijinja::value::Serde(&tables)),
         code_lists => minijinja::Value::from(minijinja::value::Serde(&code_lists)),
+        measures => minijinja::Value::from(minijinja::value::Serde(&measures)),
     };
     let render = |name: &str| {
         env.get_template(name)

@@ -175,59 +175,66 @@ fn table_rows(m: &Manifest) -> Vec<SourceRow> {
         .collect()
 }
 
-/// The KPI charts from the lake's published tables, for `la` (the partnership's own LA)
-/// beside England. Missing tables give no chart.
-pub async fn kpi_charts(lake: &Lake, la: &str) -> Vec<Chart> {
-    let mut charts = Vec::new();
+/// The KPI charts from the lake's published tables, for each of `las` (the partnership's
+/// own LAs, in `geography.toml`'s order) beside England. Missing tables give no chart.
+pub async fn kpi_charts(lake: &Lake, las: &[String]) -> Vec<Chart> {
     let read = |t: &str| {
         let uri = lake.table_uri(Zone::Published, t);
         async move { sendlake_load::read_table(&uri).await.ok() }
     };
-    if let Some(batches) = read("kpi_timeliness").await {
-        let rows = kpi_rows(&batches, "pc_plans_issued_within_20_weeks");
-        let series = |name: &str, colour, level: &str, code: &str, source: &str| Series {
-            name: name.to_owned(),
-            colour,
-            points: points(&rows, "calendar_year", level, code, source),
-        };
-        charts.push(Chart {
-            title: format!("EHC plans issued within 20 weeks, LA {la}, by calendar year"),
-            unit: "%",
-            series: vec![
-                series("SEN2 (local)", "#1d70b8", "la", la, "sen2"),
-                series("Council system (local)", "#00703c", "la", la, "council_cms"),
-                series(
-                    "DfE published, this LA",
-                    "#f47738",
-                    "la",
-                    la,
-                    "dfe_published",
-                ),
-                series(
-                    "DfE published, England",
-                    "#505a5f",
-                    "national",
-                    "E92000001",
-                    "dfe_published",
-                ),
-            ],
-        });
-    }
-    if let Some(batches) = read("kpi_caseload_need").await {
-        let rows = kpi_rows(&batches, "caseload_total");
-        let mut local = points(&rows, "month", "la", la, "council_cms");
-        // The last three years of month ends.
-        let keep = local.len().saturating_sub(36);
-        local.drain(..keep);
-        charts.push(Chart {
-            title: format!("EHC plans maintained at each month end, LA {la} (council system)"),
-            unit: "",
-            series: vec![Series {
-                name: "Council system".into(),
-                colour: "#1d70b8",
-                points: local,
-            }],
-        });
+    // Each table is read once, whatever the number of LAs.
+    let timeliness = read("kpi_timeliness")
+        .await
+        .map(|b| kpi_rows(&b, "pc_plans_issued_within_20_weeks"));
+    let caseload = read("kpi_caseload_need")
+        .await
+        .map(|b| kpi_rows(&b, "caseload_total"));
+    let mut charts = Vec::new();
+    for la in las {
+        if let Some(rows) = &timeliness {
+            let series = |name: &str, colour, level: &str, code: &str, source: &str| Series {
+                name: name.to_owned(),
+                colour,
+                points: points(rows, "calendar_year", level, code, source),
+            };
+            charts.push(Chart {
+                title: format!("EHC plans issued within 20 weeks, LA {la}, by calendar year"),
+                unit: "%",
+                series: vec![
+                    series("SEN2 (local)", "#1d70b8", "la", la, "sen2"),
+                    series("Council system (local)", "#00703c", "la", la, "council_cms"),
+                    series(
+                        "DfE published, this LA",
+                        "#f47738",
+                        "la",
+                        la,
+                        "dfe_published",
+                    ),
+                    series(
+                        "DfE published, England",
+                        "#505a5f",
+                        "national",
+                        "E92000001",
+                        "dfe_published",
+                    ),
+                ],
+            });
+        }
+        if let Some(rows) = &caseload {
+            let mut local = points(rows, "month", "la", la, "council_cms");
+            // The last three years of month ends.
+            let keep = local.len().saturating_sub(36);
+            local.drain(..keep);
+            charts.push(Chart {
+                title: format!("EHC plans maintained at each month end, LA {la} (council system)"),
+                unit: "",
+                series: vec![Series {
+                    name: "Council system".into(),
+                    colour: "#1d70b8",
+                    points: local,
+                }],
+            });
+        }
     }
     charts.retain(|c| {
         c.series

@@ -818,15 +818,13 @@ fn submission_hint(path: &Path, la_codes: &CodeList) -> Option<String> {
 /// The HTML report beside the manifest. The manifest is the record; a report that cannot be
 /// written is a warning, not a failed run.
 async fn write_report(lake: &Lake, plan: &PipelinePlan, manifest: &Manifest) {
-    let la = plan
+    let las: Vec<String> = plan
         .models
-        .as_ref()
-        .and_then(|m| m.project.geography.local_authorities.first())
-        .map(|l| l.la_code.clone());
-    let charts = match &la {
-        Some(la) => crate::report::kpi_charts(lake, la).await,
-        None => Vec::new(),
-    };
+        .iter()
+        .flat_map(|m| &m.project.geography.local_authorities)
+        .map(|l| l.la_code.clone())
+        .collect();
+    let charts = crate::report::kpi_charts(lake, &las).await;
     let path = format!("_runs/{}.html", manifest.run_id);
     let written = match crate::report::render(manifest, &charts) {
         Ok(html) => lake

@@ -18,6 +18,7 @@
 //!   It returns a [`Written`] summary.
 
 mod measures;
+mod report;
 mod tmdl;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,6 +27,8 @@ use std::path::{Path, PathBuf};
 use sendlake_schema::TableDef;
 use sha2::{Digest, Sha256};
 
+pub use measures::{Measure, measures as kpi_measures};
+pub use report::fields as report_fields;
 pub use tmdl::{Tmdl, dax_references, parse_tmdl};
 
 /// What the semantic model holds.
@@ -137,7 +140,12 @@ pub fn render(model: &SemanticModel<'_>) -> Result<Files, PowerBiError> {
         report.join(".platform"),
         json(platform("Report", &model.name))?,
     );
-    files.insert(report.join("report.json"), json(tmdl::starter_report())?);
+    let kpis = measures::measures(&names);
+    let measure_names: BTreeSet<&str> = kpis.iter().map(|m| m.name.as_str()).collect();
+    files.insert(
+        report.join("report.json"),
+        json(report::starter_report(&names, &measure_names))?,
+    );
     files.insert(
         PathBuf::from(".gitignore"),
         "# Power BI Desktop's local state (the data cache holds rows from the lake).\n**/.pbi/localSettings.json\n**/.pbi/cache.abf\n".into(),
@@ -154,7 +162,6 @@ pub fn render(model: &SemanticModel<'_>) -> Result<Files, PowerBiError> {
             tmdl::table(table),
         );
     }
-    let kpis = measures::measures(&names);
     files.insert(
         def.join("tables")
             .join(format!("{}.tmdl", measures::MEASURES_TABLE)),

@@ -1,6 +1,6 @@
 //! The KPI measures. Each reads a published KPI table, whose rows hold several geography
 //! levels, period types and sources at once: adding across them would double count, so
-//! each measure is blank unless one level and one period type are in context (a slicer or
+//! each measure is blank unless one level, one period type and one source are in context (a slicer or
 //! a row of the visual). Suppressed cells are null and add nothing.
 
 use std::collections::BTreeSet;
@@ -8,18 +8,26 @@ use std::collections::BTreeSet;
 /// The home table of the measures (`Measures` is reserved by Power BI).
 pub(crate) const MEASURES_TABLE: &str = "_KPIs";
 
-/// One measure.
-pub(crate) struct Measure {
+/// One KPI measure of the model's `_KPIs` table.
+#[derive(Debug, Clone)]
+pub struct Measure {
+    /// Name, as report authors see it.
     pub name: String,
+    /// The published KPI table it reads.
+    pub table: String,
+    /// Its DAX expression.
     pub dax: String,
+    /// Format string.
     pub format: &'static str,
+    /// Display folder.
     pub folder: &'static str,
+    /// What it means.
     pub description: String,
 }
 
 fn guarded(table: &str, body: &str) -> String {
     format!(
-        "IF(\n\tHASONEVALUE({table}[geography_level]) && HASONEVALUE({table}[period_type]),\n\t{body}\n)"
+        "IF(\n\tHASONEVALUE({table}[geography_level]) && HASONEVALUE({table}[period_type]) && HASONEVALUE({table}[source]),\n\t{body}\n)"
     )
 }
 
@@ -39,7 +47,7 @@ fn england(table: &str, measure: &str) -> String {
 }
 
 /// The measures whose tables are in the model.
-pub(crate) fn measures(tables: &BTreeSet<&str>) -> Vec<Measure> {
+pub fn measures(tables: &BTreeSet<&str>) -> Vec<Measure> {
     let mut out = Vec::new();
     let mut add = |table: &str,
                    name: &str,
@@ -50,6 +58,7 @@ pub(crate) fn measures(tables: &BTreeSet<&str>) -> Vec<Measure> {
         if tables.contains(table) {
             out.push(Measure {
                 name: name.to_owned(),
+                table: table.to_owned(),
                 dax,
                 format,
                 folder,

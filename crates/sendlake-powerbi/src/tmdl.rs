@@ -339,31 +339,6 @@ pub(crate) fn roles(tables: &[&TableDef], localities: &[RoleLocality]) -> Vec<(S
     out
 }
 
-/// The starter report: one page, opening on the model (PBIR-Legacy `report.json`).
-pub(crate) fn starter_report() -> serde_json::Value {
-    serde_json::json!({
-        "config": serde_json::json!({
-            "version": "5.43",
-            "themeCollection": { "baseTheme": { "name": "CY24SU10", "version": "5.61", "type": 2 } },
-            "activeSectionIndex": 0,
-            "settings": { "useStylableVisualContainerHeader": true, "exportDataMode": 1 }
-        }).to_string(),
-        "layoutOptimization": 0,
-        "resourcePackages": [],
-        "sections": [{
-            "config": "{}",
-            "displayName": "Overview",
-            "displayOption": 1,
-            "filters": "[]",
-            "height": 720.0,
-            "width": 1280.0,
-            "name": "ReportSectionOverview",
-            "ordinal": 0,
-            "visualContainers": []
-        }]
-    })
-}
-
 /// What a TMDL file declares, read back.
 #[derive(Debug, Default)]
 pub struct Tmdl {

@@ -159,6 +159,94 @@ fn every_reference_in_the_model_resolves() {
     assert!(fact_plan.contains("SendlakeTable(\"restricted\", \"fact_plan\")"));
 }
 
+/// The starter report opens on working visuals: a page per KPI area, each pinned by page
+/// filters to what its measures need, and every table, column and measure a visual or
+/// filter names exists in the model.
+#[test]
+fn the_starter_report_names_only_what_the_model_has() {
+    let reg = registry();
+    let files = render(&model(&reg)).unwrap();
+    let parsed = tmdl_files(&files);
+    let mut known: BTreeSet<(String, String)> = BTreeSet::new();
+    for t in parsed.values() {
+        if let Some(table) = t.table_name() {
+            for c in &t.columns {
+                known.insert((table.clone(), c.clone()));
+            }
+            for m in t.measure_names() {
+                known.insert((table.clone(), m));
+            }
+        }
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&files[&PathBuf::from("SEND.Report/report.json")]).unwrap();
+    let fields = sendlake_powerbi::report_fields(&report);
+    assert!(fields.len() > 20, "{fields:?}");
+    let unknown: Vec<_> = fields.iter().filter(|f| !known.contains(*f)).collect();
+    assert!(
+        unknown.is_empty(),
+        "report names what the model lacks: {unknown:?}"
+    );
+
+    let sections = report["sections"].as_array().unwrap();
+    let pages: Vec<&str> = sections
+        .iter()
+        .map(|s| s["displayName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        pages,
+        ["Timeliness", "Caseload by need", "Requests", "Health waits"]
+    );
+    for s in sections {
+        let filters: serde_json::Value =
+            serde_json::from_str(s["filters"].as_str().unwrap()).unwrap();
+        let pinned: BTreeSet<&str> = filters
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["expression"]["Column"]["Property"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            pinned,
+            BTreeSet::from(["geography_level", "period_type", "source"]),
+            "{}",
+            s["displayName"]
+        );
+        let visuals = s["visualContainers"].as_array().unwrap();
+        assert!(visuals.len() >= 4, "{}", s["displayName"]);
+        let mut names = BTreeSet::new();
+        for v in visuals {
+            let config: serde_json::Value =
+                serde_json::from_str(v["config"].as_str().unwrap()).unwrap();
+            assert!(names.insert(config["name"].as_str().unwrap().to_owned()));
+            let select = config["singleVisual"]["prototypeQuery"]["Select"]
+                .as_array()
+                .unwrap();
+            assert!(!select.is_empty());
+            // Every projected field is selected by the query.
+            let selected: BTreeSet<&str> =
+                select.iter().map(|s| s["Name"].as_str().unwrap()).collect();
+            for refs in config["singleVisual"]["projections"]
+                .as_object()
+                .unwrap()
+                .values()
+            {
+                for r in refs.as_array().unwrap() {
+                    assert!(selected.contains(r["queryRef"].as_str().unwrap()));
+                }
+            }
+        }
+    }
+
+    // A model without the health waits table leaves that page out rather than break it.
+    let mut small = model(&reg);
+    small.tables.retain(|t| t.name != "kpi_health_waits");
+    let files = render(&small).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&files[&PathBuf::from("SEND.Report/report.json")]).unwrap();
+    assert_eq!(report["sections"].as_array().unwrap().len(), 3);
+}
+
 #[test]
 fn role_playing_dates_leave_one_relationship_active() {
     let reg = registry();
@@ -261,6 +349,7 @@ fn output_matches_the_snapshot() {
         def.join("roles/Locality DSPL1.tmdl"),
         PathBuf::from("SEND.pbip"),
         PathBuf::from("SEND.Report/definition.pbir"),
+        PathBuf::from("SEND.Report/report.json"),
     ];
     let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
     let mut stale = Vec::new();
