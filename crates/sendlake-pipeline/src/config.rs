@@ -91,11 +91,18 @@ pub struct PipelineMeta {
     pub description: String,
 }
 
-/// `[store]`.
+/// URL schemes a store may use: local folders, Azure (Blob, ADLS Gen2, OneLake) and
+/// S3-compatible object stores.
+pub const STORE_SCHEMES: &[&str] = &["file", "az", "azure", "abfs", "abfss", "s3", "s3a"];
+
+/// `[store]`. Credentials are never here: they come from the environment (or a managed
+/// identity), see docs/operations.md.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
-    /// Lake root: a folder (relative paths are relative to the pipeline file) or `file://` URL.
+    /// Lake root: a folder (relative paths are relative to the pipeline file), a `file://`
+    /// URL, `az://<container>/<path>` or `abfss://<container>@<account>.dfs.core.windows.net/<path>`
+    /// (Azure), or `s3://<bucket>/<path>` (S3-compatible).
     pub url: String,
 }
 
@@ -379,11 +386,13 @@ impl PipelineFile {
         if self.store.url.trim().is_empty() {
             problem("store.url", "must not be empty".into());
         } else if let Some(scheme) = self.store.url.split_once("://").map(|(s, _)| s)
-            && scheme != "file"
+            && !STORE_SCHEMES.contains(&scheme)
         {
             problem(
                 "store.url",
-                format!("scheme `{scheme}` is not supported yet: use a folder or a file:// URL"),
+                format!(
+                    "scheme `{scheme}` is not supported: use a folder, file://, az:// or abfss:// (Azure Blob / ADLS Gen2, OneLake) or s3:// (S3-compatible)"
+                ),
             );
         }
         let key_env = &self.privacy.key_env;
@@ -694,7 +703,7 @@ mod tests {
     #[test]
     fn check_reports_every_problem() {
         let f = parse(
-            "[pipeline]\nname=''\n[store]\nurl='s3://bucket'\n[privacy]\nkey_env='lower'\n[run]\nbatch_rows=0\n\
+            "[pipeline]\nname=''\n[store]\nurl='gs://bucket'\n[privacy]\nkey_env='lower'\n[run]\nbatch_rows=0\n\
              [[sources]]\ntype='sen2_xml'\nname='Bad Name'\npath='/definitely/not/here'\n\
              [[sources]]\ntype='sen2_xml'\nname='Bad Name'\npath='.'\npattern=''\n",
         )
