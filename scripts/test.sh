@@ -30,8 +30,19 @@ if [ -n "$dups" ]; then
   exit 1
 fi
 
-# Pipeline files must stay valid.
-cargo run --quiet --locked -p sendlake-cli -- check pipelines/*.toml
+# Pipeline files must stay valid. A production pipeline reads the folders its deployment mounts
+# under /data/inbound, and `check` requires every source folder to exist, so here it is checked
+# only where they exist; tests/it/deploy.rs checks it everywhere, with temporary folders in
+# their place.
+pipelines=()
+for p in pipelines/*.toml; do
+  if [ ! -d /data/inbound ] && grep -q '"/data/inbound/' "$p"; then
+    echo "$p: reads /data/inbound, which this machine lacks: checked by tests/it/deploy.rs"
+    continue
+  fi
+  pipelines+=("$p")
+done
+cargo run --quiet --locked -p sendlake-cli -- check "${pipelines[@]}"
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
