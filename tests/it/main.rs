@@ -8,6 +8,7 @@ mod bad_input;
 mod contract;
 mod crash;
 mod declared_sources;
+mod deploy;
 mod dictionary;
 mod idempotence;
 mod models;
