@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine with Rust installed. Installs what the tests need
-# (xmllint and Chromium, from Debian's packages).
+# (xmllint and Chromium from Debian's packages, Azurite from npm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/sendlake-target}"
@@ -19,6 +19,24 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "missing ${need[*]} and apt-get is not available: install them and re-run" >&2
     exit 1
   fi
+fi
+
+# Azurite, Microsoft's Azure Storage emulator, for the test that runs the demo against Azure
+# Blob Storage (tests/it/azure.rs; the test starts and stops its own instance). Installed from
+# npm once, outside the clone, at a pinned version.
+if [ -z "${SENDLAKE_AZURITE:-}" ]; then
+  tools="${SENDLAKE_TOOLS:-/var/tmp/sendlake-tools}"
+  if ! [ -x "$tools/node_modules/.bin/azurite-blob" ]; then
+    if ! command -v npm >/dev/null 2>&1; then
+      echo "installing nodejs and npm (for Azurite)"
+      SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+      $SUDO apt-get update -qq && $SUDO apt-get install -y -qq nodejs npm >/dev/null
+    fi
+    echo "installing Azurite into $tools"
+    mkdir -p "$tools"
+    npm install --prefix "$tools" --no-audit --no-fund --silent azurite@3.35.0
+  fi
+  export SENDLAKE_AZURITE="$tools/node_modules/.bin/azurite-blob"
 fi
 
 # One Arrow stack: no second arrow/parquet/datafusion/object_store version in the build.

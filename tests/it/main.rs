@@ -4,6 +4,7 @@
 
 mod support;
 
+mod azure;
 mod bad_input;
 mod contract;
 mod crash;

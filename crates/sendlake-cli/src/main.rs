@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
+mod ops;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sendlake_pipeline::{Progress, RunOptions, load_plan, run};
@@ -57,7 +59,7 @@ enum Command {
         /// for remote stores; recorded in the run manifest.
         #[arg(long)]
         demo: bool,
-        /// Override the pipeline's store (a folder or file:// URL).
+        /// Override the pipeline's store (a folder, file://, az://, abfss:// or s3:// URL).
         #[arg(long)]
         store: Option<String>,
         /// No progress bars.
@@ -75,6 +77,46 @@ enum Command {
         /// DIR/<table>.txt: where a slow model spends its time.
         #[arg(long, value_name = "DIR")]
         model_plans: Option<PathBuf>,
+        /// Read only this source (repeatable): a backfill, or one pod of a fan-out.
+        #[arg(long = "source", value_name = "NAME")]
+        sources: Vec<String>,
+        /// Only the SEN2 files whose names match this pattern (`*`, `?`): reprocess a past
+        /// submission; the others are untouched.
+        #[arg(long, value_name = "PATTERN")]
+        files: Option<String>,
+        /// Re-read incremental partner streams from this point (e.g. 2026-01-01T00:00:00Z)
+        /// instead of their saved cursor: records are replaced by id, the rest untouched.
+        #[arg(long, value_name = "CURSOR")]
+        since: Option<String>,
+        /// Build no models (a fan-out pod; one `--models-only` run builds them after).
+        #[arg(long, conflicts_with = "models_only")]
+        no_models: bool,
+    },
+    /// Recent runs from the manifests in the store, newest first, and the locks held now.
+    Runs {
+        /// Pipeline file (its store is read).
+        #[arg(default_value = "pipelines/demo.toml")]
+        pipeline: PathBuf,
+        /// Read this store instead of the pipeline's.
+        #[arg(long)]
+        store: Option<String>,
+        /// How many runs.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Release the store locks of a run that died (`sendlake runs` lists the locks).
+    Unlock {
+        /// Pipeline file (its store is used).
+        pipeline: PathBuf,
+        /// The dead run's id.
+        #[arg(long = "run", value_name = "RUN_ID")]
+        run_id: String,
+        /// Use this store instead of the pipeline's.
+        #[arg(long)]
+        store: Option<String>,
     },
     /// Generate the Power BI project (PBIP: TMDL semantic model, starter report) for a
     /// pipeline's model tables. Regenerating keeps the author's own tables and measures.
@@ -328,6 +370,10 @@ fn main() -> ExitCode {
             models_only,
             export_model_sql,
             model_plans,
+            sources,
+            files,
+            since,
+            no_models,
         } => {
             let show =
                 !no_progress && format == LogFormat::Human && std::io::stderr().is_terminal();
@@ -339,12 +385,27 @@ fn main() -> ExitCode {
                     models_only: *models_only,
                     export_model_sql: export_model_sql.clone(),
                     model_plans: model_plans.clone(),
+                    sources: sources.clone(),
+                    files: files.clone(),
+                    since: since.clone(),
+                    no_models: *no_models,
                     ..RunOptions::default()
                 },
                 show.then(|| Arc::new(bars.clone()) as Arc<dyn Progress>),
             )
         }
         Command::Check { pipelines } => check(pipelines),
+        Command::Runs {
+            pipeline,
+            store,
+            limit,
+            json,
+        } => ops::runs(pipeline, store.as_deref(), *limit, *json),
+        Command::Unlock {
+            pipeline,
+            run_id,
+            store,
+        } => ops::unlock(pipeline, store.as_deref(), run_id),
         Command::Dictionary {
             pipeline,
             out,

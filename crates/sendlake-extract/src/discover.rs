@@ -65,7 +65,7 @@ pub fn discover_files(dir: &Path, pattern: &str) -> io::Result<Vec<PathBuf>> {
 ///
 /// Greedy with one backtrack point (the last `*`), which is linear-time in practice and
 /// cannot blow up on patterns like `*a*a*a*b`.
-fn glob_matches(pattern: &str, name: &str) -> bool {
+pub fn glob_matches(pattern: &str, name: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let n: Vec<char> = name.chars().collect();
     let (mut pi, mut ni) = (0, 0);

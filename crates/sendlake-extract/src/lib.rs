@@ -113,7 +113,7 @@ mod sen2;
 
 use std::path::Path;
 
-pub use discover::discover_files;
+pub use discover::{discover_files, glob_matches};
 pub use error::{Sen2FileError, Sen2FileErrorKind};
 pub use raw::{Name, Position, RawElement, RawField};
 pub use sen2::{RawPerson, ReaderLimits, Sen2Item, Sen2Reader};

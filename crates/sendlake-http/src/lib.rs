@@ -45,4 +45,4 @@ pub use config::{
 };
 pub use error::{Failure, HttpError};
 pub use secret::Secret;
-pub use url_util::redact_url;
+pub use url_util::{is_allowed_scheme, redact_url};

@@ -13,10 +13,15 @@ use deltalake::delta_datafusion::create_session;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Add, MetadataExt as _, Remove, StructType};
+use deltalake::logstore::ObjectStoreRef;
 use deltalake::operations::create::CreateBuilder;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{DeltaTable, DeltaTableError, ensure_table_uri};
+use object_store::ObjectStoreExt as _;
+use object_store::buffered::BufWriter;
+use object_store::path::Path as ObjectPath;
 use parquet::file::properties::WriterProperties;
+use tokio::io::AsyncWriteExt as _;
 use url::Url;
 
 use crate::assemble::{self, InputFile, OutputFile, ReplaceFilter, RowGroupMatch};
@@ -98,11 +103,25 @@ pub async fn commit_table(commit: TableCommit) -> Result<CommitOutcome> {
         WriteMode::Append | WriteMode::ReplaceAll => None,
     };
 
+    crate::store::register_handlers();
     let url = ensure_table_uri(&table_uri)?;
-    let table_dir = url.to_file_path().map_err(|()| Error::InvalidLocation {
-        location: table_uri.clone(),
-        reason: "only local tables can be committed today".into(),
-    })?;
+    // On a local lake the data files are assembled in the table's own folder. On an object
+    // store they are assembled in a scratch folder beside the staged parts (the staging
+    // volume is sized for the run's data) and uploaded before the commit.
+    let scratch = match url.to_file_path() {
+        Ok(_) => None,
+        Err(()) => Some(Scratch::new(&parts)?),
+    };
+    let table_dir = match (&scratch, url.to_file_path()) {
+        (Some(s), _) => s.dir.clone(),
+        (None, Ok(dir)) => dir,
+        (None, Err(())) => {
+            return Err(Error::InvalidLocation {
+                location: table_uri.clone(),
+                reason: "neither a local folder nor an object store".into(),
+            });
+        }
+    };
     let table = DeltaTable::try_from_url(url).await?;
     let mut schema_change = None;
     let mut existing = Vec::new();
@@ -134,6 +153,20 @@ pub async fn commit_table(commit: TableCommit) -> Result<CommitOutcome> {
                 path: file.path().into_owned(),
                 remove,
             });
+        }
+    }
+
+    if scratch.is_some() && matches!(mode, WriteMode::ReplaceWhere(_)) {
+        // A replace reads the current files to keep their other rows: fetch them first.
+        // (They are bounded by the table's size; a council's tables are megabytes.)
+        let store = table.object_store();
+        for file in &existing {
+            download(
+                &store,
+                &file.path,
+                &local_data_path(&table_dir, &file.path)?,
+            )
+            .await?;
         }
     }
 
@@ -181,6 +214,18 @@ pub async fn commit_table(commit: TableCommit) -> Result<CommitOutcome> {
     let files_added = assembled.adds.len();
     let files_removed = assembled.removes.len();
     let written: Vec<String> = assembled.adds.iter().map(|a| a.path.clone()).collect();
+    if scratch.is_some() {
+        let store = table.object_store();
+        for (i, name) in written.iter().enumerate() {
+            let uploaded = upload(&store, &assembled.table_dir.join(name), name).await;
+            if let Err(e) = uploaded {
+                for done in &written[..i] {
+                    let _ = store.delete(&ObjectPath::from(done.as_str())).await;
+                }
+                return Err(e);
+            }
+        }
+    }
 
     let committed = match table.version() {
         None => {
@@ -227,12 +272,20 @@ pub async fn commit_table(commit: TableCommit) -> Result<CommitOutcome> {
         Ok(v) => v,
         Err(e) => {
             // Nothing references the new files; remove them rather than leave them for vacuum.
-            for name in &written {
-                let _ = std::fs::remove_file(assembled.table_dir.join(name));
+            if scratch.is_some() {
+                let store = table.object_store();
+                for name in &written {
+                    let _ = store.delete(&ObjectPath::from(name.as_str())).await;
+                }
+            } else {
+                for name in &written {
+                    let _ = std::fs::remove_file(assembled.table_dir.join(name));
+                }
             }
             return Err(e);
         }
     };
+    drop(scratch);
 
     let outcome = CommitOutcome {
         table_uri,
@@ -252,6 +305,78 @@ pub async fn commit_table(commit: TableCommit) -> Result<CommitOutcome> {
         "committed table"
     );
     Ok(outcome)
+}
+
+/// A scratch folder for one commit's data files on an object-store lake; removed on drop,
+/// whatever happened.
+struct Scratch {
+    dir: PathBuf,
+}
+
+impl Scratch {
+    fn new(parts: &[StagedPart]) -> Result<Self> {
+        let parent = parts
+            .first()
+            .and_then(|p| p.path.parent())
+            .map_or_else(std::env::temp_dir, Path::to_path_buf);
+        let dir = parent.join(format!(".commit-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        Ok(Self { dir })
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.dir) {
+            tracing::warn!(dir = %self.dir.display(), error = %e, "could not remove a commit's scratch folder");
+        }
+    }
+}
+
+/// Streams a local data file to the table's store (multipart for large files).
+async fn upload(store: &ObjectStoreRef, local: &Path, name: &str) -> Result<()> {
+    let err = |e: std::io::Error| {
+        Error::io(
+            format!("uploading {} to the table as {name}", local.display()),
+            e,
+        )
+    };
+    let mut file = tokio::fs::File::open(local).await.map_err(err)?;
+    let mut writer = BufWriter::new(store.clone(), ObjectPath::from(name));
+    let copied = tokio::io::copy(&mut file, &mut writer).await;
+    match copied {
+        Ok(_) => writer.shutdown().await.map_err(err),
+        Err(e) => {
+            let _ = writer.abort().await;
+            Err(err(e))
+        }
+    }
+}
+
+/// Fetches a data file of the table to a local path.
+async fn download(store: &ObjectStoreRef, name: &str, local: &Path) -> Result<()> {
+    use futures::StreamExt as _;
+    let object_err = |source| Error::ObjectStore {
+        context: format!("reading data file {name}"),
+        source,
+    };
+    let io_err = |e| Error::io(format!("writing {}", local.display()), e);
+    if let Some(parent) = local.parent() {
+        tokio::fs::create_dir_all(parent).await.map_err(io_err)?;
+    }
+    let mut stream = store
+        .get(&ObjectPath::from(name))
+        .await
+        .map_err(object_err)?
+        .into_stream();
+    let mut file = tokio::fs::File::create(local).await.map_err(io_err)?;
+    while let Some(chunk) = stream.next().await {
+        file.write_all(&chunk.map_err(object_err)?)
+            .await
+            .map_err(io_err)?;
+    }
+    file.flush().await.map_err(io_err)
 }
 
 /// A data file of the current version.
@@ -662,6 +787,7 @@ pub async fn latest_commit_value(
 /// Opens a table without side effects: a local location that does not exist, or a directory
 /// without a Delta log, is `None`.
 async fn open_existing(table_uri: &str) -> Result<Option<DeltaTable>> {
+    crate::store::register_handlers();
     let local = match Url::parse(table_uri) {
         Ok(url) if url.scheme() == "file" => {
             Some(url.to_file_path().map_err(|()| Error::InvalidLocation {

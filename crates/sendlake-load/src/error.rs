@@ -99,6 +99,16 @@ pub enum Error {
     #[error("Arrow failed: {0}")]
     Arrow(#[from] arrow_schema::ArrowError),
 
+    /// An object-store request failed (Azure, S3, or the local store behind the same API).
+    #[error("object store: {context}: {source}")]
+    ObjectStore {
+        /// What was being done, naming the object.
+        context: String,
+        /// The store's error.
+        #[source]
+        source: object_store::Error,
+    },
+
     /// (De)serialising JSON failed.
     #[error("JSON failed: {0}")]
     Json(#[from] serde_json::Error),

@@ -1,8 +1,15 @@
-//! The lake root: where each zone's tables live, plus small JSON documents (run records).
+//! The lake root: where each zone's tables live, plus small documents (run records, locks),
+//! on a local disk or an object store (Azure, S3).
 
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use deltalake::logstore::ObjectStoreRef;
+use object_store::ObjectStoreExt as _;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectMeta, PutMode, PutOptions, PutPayload};
 use tokio::io::AsyncWriteExt as _;
 use url::Url;
 
@@ -12,24 +19,41 @@ use crate::error::{Error, Result};
 /// Each is a top-level directory of the lake so storage permissions can be set per zone.
 pub use sendlake_schema::Zone;
 
-/// Where the lake's bytes live. Only the local filesystem exists today; object stores
-/// (abfss://, s3://) slot in here and in `write_json`/`read_json` later.
+/// Where the lake's bytes live.
 #[derive(Debug, Clone)]
 enum Store {
+    /// A local folder. Documents are written with an fsync before the rename, which
+    /// object_store's local backend does not do.
     Local(PathBuf),
+    /// Azure or S3, rooted at the lake's URL.
+    Object(ObjectStoreRef),
+}
+
+/// An object in the lake's store, as [`Lake::list`] gives it.
+#[derive(Debug, Clone)]
+pub struct StoredObject {
+    /// Path relative to the lake root, e.g. `_runs/20261127T013000Z-1a2b.json`.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Last modified.
+    pub modified: chrono::DateTime<chrono::Utc>,
 }
 
 /// The root of the Delta lake.
 #[derive(Debug, Clone)]
 pub struct Lake {
-    /// Root URL without a trailing slash, e.g. `file:///srv/lake`.
+    /// Root URL without a trailing slash, e.g. `file:///srv/lake` or `az://lake/herts`.
     root_uri: String,
     store: Store,
+    /// The same root through object_store, for listing and conditional writes everywhere.
+    objects: ObjectStoreRef,
 }
 
 impl Lake {
     /// Opens (and for local paths creates) the lake root. Accepts a relative or absolute local
-    /// path or a `file://` URL.
+    /// path, a `file://` URL, or an Azure (`az://`, `abfss://` …) or S3 (`s3://`) URL, whose
+    /// credentials come from the environment.
     pub fn open(location: &str) -> Result<Lake> {
         let invalid = |reason: String| Error::InvalidLocation {
             location: location.to_owned(),
@@ -42,10 +66,21 @@ impl Lake {
             Ok(url) if url.scheme() == "file" => url
                 .to_file_path()
                 .map_err(|()| invalid("not a local file URL".into()))?,
+            Ok(url) if crate::store::REMOTE_SCHEMES.contains(&url.scheme()) => {
+                let root = location.trim_end_matches('/').to_owned();
+                let url = Url::parse(&format!("{root}/"))
+                    .map_err(|e| invalid(format!("not a URL: {e}")))?;
+                let objects = crate::store::store_at(&url).map_err(|e| invalid(e.to_string()))?;
+                return Ok(Lake {
+                    root_uri: root,
+                    store: Store::Object(objects.clone()),
+                    objects,
+                });
+            }
             // A one-letter "scheme" is a Windows drive letter, i.e. a path.
             Ok(url) if url.scheme().len() > 1 => {
                 return Err(invalid(format!(
-                    "the {:?} scheme is not supported yet (local paths and file:// only)",
+                    "the {:?} scheme is not supported: use a folder, file://, az://, abfss:// or s3://",
                     url.scheme()
                 )));
             }
@@ -57,9 +92,15 @@ impl Lake {
             .map_err(|e| Error::io(format!("resolving lake root {}", path.display()), e))?;
         let url = Url::from_directory_path(&path)
             .map_err(|()| invalid("cannot express the path as a URL".into()))?;
+        let objects: ObjectStoreRef = Arc::new(
+            LocalFileSystem::new_with_prefix(&path)
+                .map_err(|e| invalid(e.to_string()))?
+                .with_automatic_cleanup(false),
+        );
         Ok(Lake {
             root_uri: url.as_str().trim_end_matches('/').to_owned(),
             store: Store::Local(path),
+            objects,
         })
     }
 
@@ -101,9 +142,19 @@ impl Lake {
     }
 
     /// Writes `bytes` at `relative_path` (e.g. the run report, `_runs/<run_id>.html`),
-    /// atomically, as [`Lake::write_json`] does.
+    /// atomically, as [`Lake::write_json`] does. (An object store's PUT is atomic.)
     pub async fn write_bytes(&self, relative_path: &str, bytes: &[u8]) -> Result<()> {
-        let Store::Local(root) = &self.store;
+        let root = match &self.store {
+            Store::Local(root) => root,
+            Store::Object(store) => {
+                let path = object_path(relative_path)?;
+                store
+                    .put(&path, PutPayload::from(bytes.to_vec()))
+                    .await
+                    .map_err(|e| self.object_error("writing", relative_path, e))?;
+                return Ok(());
+            }
+        };
         let target = root.join(checked_relative(relative_path)?);
         let parent = target.parent().unwrap_or(root);
         tokio::fs::create_dir_all(parent)
@@ -138,16 +189,114 @@ impl Lake {
         Ok(())
     }
 
-    /// Reads a JSON document written by [`Lake::write_json`]; `None` if it does not exist.
-    pub async fn read_json(&self, relative_path: &str) -> Result<Option<serde_json::Value>> {
-        let Store::Local(root) = &self.store;
-        let path = root.join(checked_relative(relative_path)?);
-        match tokio::fs::read(&path).await {
-            Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
+    /// Writes `bytes` at `relative_path` only if nothing is there yet: `Ok(false)` when
+    /// something is. Atomic on every store (a hard link locally, a conditional PUT on Azure
+    /// and S3), so of two processes racing for the same path exactly one wins: the basis of
+    /// the run lock.
+    pub async fn create_new(&self, relative_path: &str, bytes: &[u8]) -> Result<bool> {
+        let path = object_path(relative_path)?;
+        if let Store::Local(root) = &self.store {
+            // object_store's local backend needs the parent folder to exist.
+            if let Some(parent) = root.join(checked_relative(relative_path)?).parent() {
+                tokio::fs::create_dir_all(parent)
+                    .await
+                    .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
+            }
+        }
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        match self
+            .objects
+            .put_opts(&path, PutPayload::from(bytes.to_vec()), opts)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+            Err(e) => Err(self.object_error("creating", relative_path, e)),
         }
     }
+
+    /// The bytes at `relative_path`, or `None` if there is nothing there.
+    pub async fn read_bytes(&self, relative_path: &str) -> Result<Option<Vec<u8>>> {
+        let path = object_path(relative_path)?;
+        match self.objects.get(&path).await {
+            Ok(got) => match got.bytes().await {
+                Ok(b) => Ok(Some(b.to_vec())),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(self.object_error("reading", relative_path, e)),
+            },
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.object_error("reading", relative_path, e)),
+        }
+    }
+
+    /// Reads a JSON document written by [`Lake::write_json`]; `None` if it does not exist.
+    pub async fn read_json(&self, relative_path: &str) -> Result<Option<serde_json::Value>> {
+        match self.read_bytes(relative_path).await? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Deletes `relative_path`; deleting what is not there is not an error.
+    pub async fn delete(&self, relative_path: &str) -> Result<()> {
+        let path = object_path(relative_path)?;
+        match self.objects.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.object_error("deleting", relative_path, e)),
+        }
+    }
+
+    /// The objects under the folder `prefix` (e.g. `_runs`), at any depth, sorted by path.
+    /// Hidden files (a `.` name: temp files of a write in progress) are left out.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<StoredObject>> {
+        use futures::TryStreamExt as _;
+        let dir = object_path(prefix)?;
+        if let Store::Local(root) = &self.store
+            && !root.join(checked_relative(prefix)?).exists()
+        {
+            return Ok(Vec::new());
+        }
+        let metas: Vec<ObjectMeta> = match self.objects.list(Some(&dir)).try_collect().await {
+            Ok(m) => m,
+            Err(object_store::Error::NotFound { .. }) => Vec::new(),
+            Err(e) => return Err(self.object_error("listing", prefix, e)),
+        };
+        let mut out: Vec<StoredObject> = metas
+            .into_iter()
+            .filter(|m| {
+                m.location
+                    .filename()
+                    .is_some_and(|name| !name.starts_with('.'))
+            })
+            .map(|m| StoredObject {
+                path: m.location.to_string(),
+                size: m.size,
+                modified: m.last_modified,
+            })
+            .collect();
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    fn object_error(&self, what: &str, relative_path: &str, source: object_store::Error) -> Error {
+        Error::ObjectStore {
+            context: format!("{what} {}/{relative_path}", self.root_uri),
+            source,
+        }
+    }
+}
+
+/// A lake-relative path as an object-store path, refusing anything that could leave the lake.
+fn object_path(relative_path: &str) -> Result<ObjectPath> {
+    let rel = checked_relative(relative_path)?;
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    Ok(ObjectPath::from_iter(parts))
 }
 
 /// Only plain relative paths (no `..`, no root, no `.`) so a document stays inside the lake.

@@ -3,9 +3,12 @@
 //!
 //! The main types and how they connect:
 //!
-//! * [`Lake`] is the store root (a local directory or `file://` URL today). It maps a
-//!   [`Zone`] and table name to a table URI (`<root>/<zone>/<name>`) and stores small JSON
-//!   documents such as run records atomically ([`Lake::write_json`], [`Lake::read_json`]).
+//! * [`Lake`] is the store root: a local directory, or an Azure (ADLS Gen2 / Blob / OneLake)
+//!   or S3-compatible object store ([`store`] registers them with delta-rs; credentials come
+//!   from the environment). It maps a [`Zone`] and table name to a table URI
+//!   (`<root>/<zone>/<name>`) and stores small documents such as run records atomically
+//!   ([`Lake::write_json`], [`Lake::read_json`]), with a create-if-absent write
+//!   ([`Lake::create_new`]) for the run lock, and listing ([`Lake::list`]).
 //! * [`StagingArea`] is a per-run temporary directory. Its [`StagedTableWriter`]s stream
 //!   conformed Arrow batches into local Parquet part files, already in the published format
 //!   (ZSTD, dictionaries, page statistics), so memory stays bounded at national scale and
@@ -33,13 +36,14 @@ mod lake;
 mod profile;
 mod staging;
 mod stats;
+pub mod store;
 
 pub use commit::{
     CommitOutcome, TableCommit, WriteMode, commit_table, count_rows, latest_commit_value,
     read_table, table_version,
 };
 pub use error::{Error, Result};
-pub use lake::{Lake, Zone};
+pub use lake::{Lake, StoredObject, Zone};
 pub use staging::{StagedPart, StagedTableWriter, StagingArea};
 
 #[cfg(test)]

@@ -850,9 +850,58 @@ async fn lake_paths_and_uris() {
     let again = Lake::open(&format!("{expected_root}/")).unwrap();
     assert_eq!(again.root_uri(), lake.root_uri());
     assert!(matches!(
-        Lake::open("s3://bucket/lake"),
+        Lake::open("gs://bucket/lake"),
         Err(Error::InvalidLocation { .. })
     ));
+    // Object stores open without touching the network (credentials are checked on use).
+    let s3 = Lake::open("s3://bucket/lake/").unwrap();
+    assert!(!s3.is_local());
+    assert_eq!(
+        s3.table_uri(Zone::Published, "kpi_timeliness"),
+        "s3://bucket/lake/published/kpi_timeliness"
+    );
+}
+
+#[tokio::test]
+async fn create_new_lets_exactly_one_writer_win_and_list_sees_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Arc::new(Lake::open(dir.path().to_str().unwrap()).unwrap());
+    assert!(lake.list("_locks").await.unwrap().is_empty());
+    let racers: Vec<_> = (0..8)
+        .map(|i| {
+            let lake = lake.clone();
+            tokio::spawn(async move {
+                lake.create_new("_locks/models.json", format!("{i}").as_bytes())
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut winners = 0;
+    for r in racers {
+        winners += usize::from(r.await.unwrap());
+    }
+    assert_eq!(winners, 1);
+    let listed = lake.list("_locks").await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].path, "_locks/models.json");
+    assert_eq!(listed[0].size, 1);
+    assert!(
+        lake.read_bytes("_locks/models.json")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    lake.delete("_locks/models.json").await.unwrap();
+    lake.delete("_locks/models.json").await.unwrap();
+    assert!(
+        lake.read_bytes("_locks/models.json")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(lake.create_new("_locks/models.json", b"x").await.unwrap());
+    assert!(lake.create_new("../x", b"x").await.is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -137,6 +137,10 @@ pub struct RunConfig {
     /// Folder for the run's local staging files (default: the system temp folder).
     #[serde(default)]
     pub staging_dir: Option<PathBuf>,
+    /// A run lock whose heartbeat is older than this is stale and taken over by the next
+    /// run (seconds; default 900). Live runs refresh it every minute at most.
+    #[serde(default = "default_lock_stale_after_secs")]
+    pub lock_stale_after_secs: u64,
 }
 
 impl Default for RunConfig {
@@ -144,8 +148,13 @@ impl Default for RunConfig {
         Self {
             batch_rows: default_batch_rows(),
             staging_dir: None,
+            lock_stale_after_secs: default_lock_stale_after_secs(),
         }
     }
+}
+
+fn default_lock_stale_after_secs() -> u64 {
+    900
 }
 
 fn default_batch_rows() -> usize {
@@ -277,6 +286,8 @@ pub struct PipelinePlan {
     pub key_env: String,
     /// Rows per batch.
     pub batch_rows: usize,
+    /// When a run lock without a heartbeat becomes stale.
+    pub lock_stale_after: std::time::Duration,
     /// Staging folder.
     pub staging_dir: Option<PathBuf>,
     /// Sources with resolved paths.
@@ -408,6 +419,12 @@ impl PipelineFile {
         }
         if self.run.batch_rows == 0 || self.run.batch_rows > 1_048_576 {
             problem("run.batch_rows", "must be between 1 and 1048576".into());
+        }
+        if !(10..=86_400).contains(&self.run.lock_stale_after_secs) {
+            problem(
+                "run.lock_stale_after_secs",
+                "must be between 10 and 86400 seconds".into(),
+            );
         }
         if self.sources.is_empty() {
             problem("sources", "at least one source is needed".into());
@@ -589,6 +606,7 @@ impl PipelineFile {
             store_url,
             key_env: key_env.clone(),
             batch_rows: self.run.batch_rows,
+            lock_stale_after: std::time::Duration::from_secs(self.run.lock_stale_after_secs),
             staging_dir: self.run.staging_dir.as_ref().map(|p| {
                 if p.is_absolute() {
                     p.clone()

@@ -270,4 +270,61 @@ pub struct Manifest {
     /// Why the models could not be built at all (a broken project or session).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub models_error: Option<String>,
+    /// What the run was limited to; absent for a full run.
+    #[serde(default, skip_serializing_if = "RunScope::is_full")]
+    pub scope: RunScope,
+    /// Locks the run held in the store (`_locks/<unit>.json`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locks: Vec<String>,
+    /// Stale locks of interrupted runs that this run took over, with whose they were.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recovered_locks: Vec<String>,
+}
+
+/// A run limited to part of the pipeline: a backfill, a replay, or one pod of a fan-out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunScope {
+    /// Only these sources (`--source`); empty means all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
+    /// Only the SEN2 files whose names match this pattern (`--files`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<String>,
+    /// Partner streams re-read from this cursor value (`--since`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// No model build (`--no-models`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_models: bool,
+    /// No source read (`--models-only`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub models_only: bool,
+}
+
+impl RunScope {
+    /// Whether this is a full run.
+    pub fn is_full(&self) -> bool {
+        *self == RunScope::default()
+    }
+
+    /// A one-line description, e.g. `--source council_cms --since 2026-01-01`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        for s in &self.sources {
+            parts.push(format!("--source {s}"));
+        }
+        if let Some(f) = &self.files {
+            parts.push(format!("--files {f}"));
+        }
+        if let Some(s) = &self.since {
+            parts.push(format!("--since {s}"));
+        }
+        if self.no_models {
+            parts.push("--no-models".into());
+        }
+        if self.models_only {
+            parts.push("--models-only".into());
+        }
+        parts.join(" ")
+    }
 }

@@ -74,6 +74,8 @@ pub(crate) struct RecordEnv<'a> {
     pub progress: Arc<dyn Progress>,
     /// Test hook: stop as if killed after this many commits in the whole run.
     pub crash_after_commits: Option<usize>,
+    /// Replay: read incremental streams from this cursor value, not their committed one.
+    pub since: Option<&'a str>,
 }
 
 /// What one source did.
@@ -161,6 +163,14 @@ pub(crate) async fn run_source(
         if st.quarantine_commit.commit == "failed" {
             stale = true;
         } else if let Some(mode) = data_mode {
+            // A cursor never moves backwards: a replay of an old range reads records older
+            // than the committed cursor, and the next night must still start from there.
+            let cursor_after = match (cursor_after, &st.cursor_before) {
+                (Some(after), Some(before)) if !cursor_is_after(&after, before) => {
+                    Some(before.clone())
+                }
+                (after, _) => after,
+            };
             let cursor = cursor_after
                 .as_ref()
                 .map(|c| (cursor_key(&name, &st.name), c.clone()));
@@ -301,12 +311,18 @@ async fn stage_source(
                             })?
                             .and_then(|v| v.as_str().map(str::to_owned));
                     load.entry.cursor_before.clone_from(&before);
-                    let since = match &before {
-                        Some(c) => {
+                    let since = match (env.since, &before) {
+                        // A replay re-reads from the given point and replaces what it reads
+                        // by id, leaving every other record as it is.
+                        (Some(replay), _) => {
+                            load.entry.mode = "incremental".into();
+                            Some(replay.to_owned())
+                        }
+                        (None, Some(c)) => {
                             load.entry.mode = "incremental".into();
                             Some(minus_lookback(c, inc.lookback_secs))
                         }
-                        None => inc.initial.clone(),
+                        (None, None) => inc.initial.clone(),
                     };
                     if let Some(since) = since {
                         query.push((inc.param.clone(), since));
@@ -443,7 +459,7 @@ fn minus_lookback(cursor: &str, secs: u64) -> String {
 }
 
 /// Whether cursor `a` is later than `b`: as times when both are RFC 3339, else as text.
-fn cursor_after(a: &str, b: &str) -> bool {
+fn cursor_is_after(a: &str, b: &str) -> bool {
     match (
         DateTime::parse_from_rfc3339(a),
         DateTime::parse_from_rfc3339(b),
@@ -579,7 +595,7 @@ impl<'e, 'a> StreamLoad<'e, 'a> {
         if self
             .cursor_max
             .as_deref()
-            .is_none_or(|m| cursor_after(&c, m))
+            .is_none_or(|m| cursor_is_after(&c, m))
         {
             self.cursor_max = Some(c);
         }
@@ -964,6 +980,7 @@ pub async fn dry_run(
         sim_url: None,
         progress: Arc::new(crate::run::NoProgress),
         crash_after_commits: None,
+        since: None,
     };
     let (mapping, typed_json, deletes) = match def {
         SourceDef::Rest(s) => s

@@ -20,8 +20,9 @@ use sha2::{Digest, Sha256};
 use tracing::{error, info, warn};
 
 use crate::config::{PipelinePlan, SimCredential, SourcePlan};
+use crate::lock::{LockError, RunLocks};
 use crate::manifest::{
-    Check, FileEntry, FileError, KeyInfo, Manifest, RunStatus, SourceEntry, TableEntry,
+    Check, FileEntry, FileError, KeyInfo, Manifest, RunScope, RunStatus, SourceEntry, TableEntry,
 };
 
 /// Where progress goes (a progress bar on a terminal, nothing otherwise).
@@ -63,6 +64,17 @@ pub struct RunOptions {
     pub export_model_sql: Option<std::path::PathBuf>,
     /// Write each model's executed plan with its metrics to this folder.
     pub model_plans: Option<std::path::PathBuf>,
+    /// Read only these sources (a backfill, or one pod of a fan-out); empty reads all.
+    pub sources: Vec<String>,
+    /// Only the SEN2 files whose names match this `*`/`?` pattern: reprocess a past
+    /// submission without touching the others.
+    pub files: Option<String>,
+    /// Re-read incremental partner streams from this cursor value (an RFC 3339 time for the
+    /// bundled sources) instead of their committed cursor: replays a date range. Records are
+    /// replaced by id, and the committed cursor never moves backwards.
+    pub since: Option<String>,
+    /// Build no models (a fan-out pod; the model build runs once at the end).
+    pub no_models: bool,
 }
 
 impl Default for RunOptions {
@@ -77,6 +89,10 @@ impl Default for RunOptions {
             models_only: false,
             export_model_sql: None,
             model_plans: None,
+            sources: Vec::new(),
+            files: None,
+            since: None,
+            no_models: false,
         }
     }
 }
@@ -102,6 +118,9 @@ pub enum RunError {
     /// The crash-simulation test hook fired after `.0` commits.
     #[error("simulated crash after {0} table commits")]
     SimulatedCrash(usize),
+    /// Another run holds a lock this run needs (exit code 4); nothing was written.
+    #[error("{0}")]
+    Locked(String),
 }
 
 impl RunError {
@@ -110,6 +129,7 @@ impl RunError {
         match self {
             RunError::Config(_) => 2,
             RunError::Fatal(_) | RunError::SimulatedCrash(_) => 3,
+            RunError::Locked(_) => 4,
         }
     }
 }
@@ -228,8 +248,7 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
         .store_override
         .clone()
         .unwrap_or_else(|| plan.store_url.clone());
-    let lake = Lake::open(&store_url)
-        .map_err(|e| RunError::Fatal(format!("cannot open the store {store_url}: {e}")))?;
+    let lake = crate::open_store(&store_url).map_err(RunError::Fatal)?;
     let key = if opts.demo {
         if !lake.is_local() {
             return Err(RunError::Config(
@@ -258,6 +277,125 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
     let conformer = Sen2Conformer::new(registry.clone(), conformer_key.clone(), plan.batch_rows)
         .map_err(|e| RunError::Config(e.to_string()))?;
     let run_id = new_run_id(started);
+
+    let scope = RunScope {
+        sources: opts.sources.clone(),
+        files: opts.files.clone(),
+        since: opts.since.clone(),
+        no_models: opts.no_models,
+        models_only: opts.models_only,
+    };
+    let selected = select_sources(plan, &opts)?;
+    let build_models = plan.models.is_some() && !opts.no_models;
+    let mut units: Vec<String> = selected
+        .iter()
+        .map(|s| format!("source-{}", s.name()))
+        .collect();
+    if build_models {
+        units.push("models".into());
+    }
+    let mut locks = RunLocks::acquire(&lake, &units, &run_id, &plan.name, plan.lock_stale_after)
+        .await
+        .map_err(|e| match e {
+            LockError::Held(..) => RunError::Locked(e.to_string()),
+            LockError::Store(..) => RunError::Fatal(e.to_string()),
+        })?;
+    // The run proper. Its locks are released however it ends: a real crash never gets here
+    // and leaves them to go stale; the crash-simulation hook releases them too, since the
+    // process it simulates is, in the test, still alive.
+    let outcome = run_locked(
+        plan,
+        &opts,
+        Locked {
+            lake: &lake,
+            locks: &locks,
+            scope,
+            sources: &selected,
+            build_models,
+            started,
+            store_url,
+            run_id,
+            key_info,
+            registry,
+            conformer,
+            conformer_key,
+        },
+    )
+    .await;
+    locks.release().await;
+    outcome
+}
+
+/// The sources a run reads: all, or those named by `--source`.
+fn select_sources(plan: &PipelinePlan, opts: &RunOptions) -> Result<Vec<SourcePlan>, RunError> {
+    if opts.models_only {
+        return Ok(Vec::new());
+    }
+    let unknown: Vec<&String> = opts
+        .sources
+        .iter()
+        .filter(|n| !plan.sources.iter().any(|s| s.name() == n.as_str()))
+        .collect();
+    if !unknown.is_empty() {
+        let known: Vec<&str> = plan.sources.iter().map(SourcePlan::name).collect();
+        return Err(RunError::Config(format!(
+            "{}: no source named {unknown:?}; its sources are {known:?}",
+            plan.file.display()
+        )));
+    }
+    let selected: Vec<SourcePlan> = plan
+        .sources
+        .iter()
+        .filter(|s| opts.sources.is_empty() || opts.sources.iter().any(|n| n == s.name()))
+        .cloned()
+        .collect();
+    if opts.files.is_some()
+        && !selected
+            .iter()
+            .any(|s| matches!(s, SourcePlan::Sen2Xml { .. }))
+    {
+        return Err(RunError::Config(
+            "--files selects SEN2 files, but the run reads no SEN2 source".into(),
+        ));
+    }
+    Ok(selected)
+}
+
+/// What [`run`] hands the locked part of the run.
+struct Locked<'a> {
+    lake: &'a Lake,
+    locks: &'a RunLocks,
+    scope: RunScope,
+    sources: &'a [SourcePlan],
+    build_models: bool,
+    started: DateTime<Utc>,
+    store_url: String,
+    run_id: String,
+    key_info: KeyInfo,
+    registry: Arc<SchemaRegistry>,
+    conformer: Sen2Conformer,
+    conformer_key: Arc<PseudonymisationKey>,
+}
+
+async fn run_locked(
+    plan: &PipelinePlan,
+    opts: &RunOptions,
+    cx: Locked<'_>,
+) -> Result<RunReport, RunError> {
+    let Locked {
+        lake,
+        locks,
+        scope,
+        sources,
+        build_models,
+        started,
+        store_url,
+        run_id,
+        key_info,
+        registry,
+        conformer,
+        conformer_key,
+    } = cx;
     info!(run_id = %run_id, pipeline = %plan.name, store = %store_url, "Run started.");
 
     let mut manifest = Manifest {
@@ -281,6 +419,9 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
         reconciled: false,
         models: None,
         models_error: None,
+        scope,
+        locks: locks.units(),
+        recovered_locks: locks.recovered.clone(),
     };
     let manifest_path = format!("_runs/{run_id}.json");
     write_manifest(&lake, &manifest_path, &manifest)
@@ -303,8 +444,6 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
     let mut submissions: BTreeSet<String> = BTreeSet::new();
     let mut files_seen: BTreeSet<String> = BTreeSet::new();
 
-    // `--models-only` reads no source: every table keeps its committed version.
-    let sources: &[SourcePlan] = if opts.models_only { &[] } else { &plan.sources };
     for source in sources {
         let SourcePlan::Sen2Xml {
             name,
@@ -336,7 +475,19 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
             }
         }
         let files = match discover_files(path, pattern) {
-            Ok(f) => f,
+            // A backfill of chosen files (`--files`): the other submissions are untouched,
+            // since each table replaces only the submissions of the files read.
+            Ok(f) => match &opts.files {
+                Some(only) => f
+                    .into_iter()
+                    .filter(|p| {
+                        p.file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| sendlake_extract::glob_matches(only, n))
+                    })
+                    .collect(),
+                None => f,
+            },
             Err(e) => {
                 error!(source = %name, folder = %path.display(), error = %e, "Source folder cannot be listed; the source is skipped.");
                 any_file_failed = true;
@@ -557,6 +708,7 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
             sim_url: sim.as_ref().map(|s| s.0.base_url()),
             progress: opts.progress.clone(),
             crash_after_commits: opts.crash_after_commits,
+            since: opts.since.as_deref(),
         };
         for source in sources {
             let SourcePlan::Declared(d) = source else {
@@ -579,7 +731,7 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
     // failing source did not replace) and publishes table by table.
     let mut models_failed = false;
     let mut models_committed = 0usize;
-    if let Some(models) = &plan.models {
+    if let Some(models) = plan.models.as_ref().filter(|_| build_models) {
         opts.progress.phase("building models");
         let cx = sendlake_model::BuildContext {
             lake: &lake,
