@@ -98,9 +98,9 @@ impl Azurite {
         for (k, v) in &sorted {
             canon.push_str(&format!("\n{k}:{v}"));
         }
-        let length = if method == "PUT" { "0" } else { "" };
+        // Content-Length is signed as empty when it is 0 (service versions since 2015).
         let to_sign = format!(
-            "{method}\n\n\n{length}\n\n\n\n\n\n\n\n\nx-ms-date:{date}\nx-ms-version:{version}\n{canon}"
+            "{method}\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:{date}\nx-ms-version:{version}\n{canon}"
         );
         let key = base64_decode(ACCOUNT_KEY);
         let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
