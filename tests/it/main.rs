@@ -10,6 +10,7 @@ mod crash;
 mod declared_sources;
 mod dictionary;
 mod idempotence;
+mod logs;
 mod models;
 mod mutations;
 mod partner_apis;
