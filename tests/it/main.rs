@@ -12,6 +12,7 @@ mod declared_sources;
 mod deploy;
 mod dictionary;
 mod idempotence;
+mod logs;
 mod models;
 mod mutations;
 mod partner_apis;

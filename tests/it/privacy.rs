@@ -7,19 +7,32 @@ use sendlake_extract::{RawElement, Sen2Item, Sen2Reader};
 
 use crate::support::*;
 
+/// The SEN2 fields that identify a child (SEN2 has no former UPN).
+pub(crate) const IDENTIFIER_FIELDS: [&str; 6] = [
+    "UPN",
+    "UniqueLearnerNumber",
+    "Surname",
+    "Forename",
+    "PostCode",
+    "PersonBirthDate",
+];
+
 pub(crate) fn collect_identifiers(el: &RawElement, out: &mut HashSet<String>) {
+    collect_fields(el, &IDENTIFIER_FIELDS, out);
+}
+
+/// Every value of the fields named `names` in `el` and below, as given and without spaces.
+pub(crate) fn collect_fields(el: &RawElement, names: &[&str], out: &mut HashSet<String>) {
     for f in &el.fields {
-        if matches!(
-            f.name.as_str(),
-            "UPN" | "UniqueLearnerNumber" | "Surname" | "Forename" | "PostCode" | "PersonBirthDate"
-        ) && let Some(v) = &f.value
+        if names.contains(&f.name.as_str())
+            && let Some(v) = &f.value
         {
             out.insert(v.clone());
             out.insert(v.replace(' ', ""));
         }
     }
     for c in &el.children {
-        collect_identifiers(c, out);
+        collect_fields(c, names, out);
     }
 }
 

@@ -19,6 +19,7 @@ use sendlake_pipeline::{Progress, RunOptions, load_plan, run};
 use tracing::error;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::prelude::*;
 
 /// SEND data from many partners into one trusted, Power BI-ready Delta lake.
 #[derive(Debug, Parser)]
@@ -31,6 +32,7 @@ struct Cli {
     /// Log filter, e.g. `info` or `sendlake_pipeline=debug`. The Delta kernel's own events are
     /// off by default: it logs an ERROR while probing a table that does not exist yet (every
     /// first run), and real kernel failures reach sendlake as errors, which it logs itself.
+    /// Other crates' DEBUG and TRACE events are never logged: they print data values.
     #[arg(
         long,
         global = true,
@@ -326,6 +328,15 @@ impl<'a> MakeWriter<'a> for Bars {
     }
 }
 
+/// Whether an event or span may be logged at all, whatever `--log` asks for: other crates' only
+/// at INFO and above, because at DEBUG and TRACE the Delta kernel and DataFusion print log
+/// actions with column statistics, row batches and plans with literal values, and here those
+/// are children's personal data (the quarantine's raw values among them). sendlake's own
+/// crates never log a value from the input, at any level.
+fn may_log(meta: &tracing::Metadata<'_>) -> bool {
+    meta.target().starts_with("sendlake") || *meta.level() <= tracing::Level::INFO
+}
+
 fn init_logging(cli: &Cli, bars: &Bars) -> LogFormat {
     let format = cli
         .log_format
@@ -335,17 +346,24 @@ fn init_logging(cli: &Cli, bars: &Bars) -> LogFormat {
             LogFormat::Json
         });
     let filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(bars.clone());
-    let result = match format {
-        LogFormat::Json => builder
+    let layer = tracing_subscriber::fmt::layer().with_writer(bars.clone());
+    let layer = match format {
+        LogFormat::Json => layer
             .json()
             .flatten_event(true)
             .with_current_span(false)
-            .try_init(),
-        LogFormat::Human => builder.with_target(false).try_init(),
+            .boxed(),
+        // Colours only for a terminal: escape codes in a file or pipe are noise.
+        LogFormat::Human => layer
+            .with_target(false)
+            .with_ansi(std::io::stderr().is_terminal())
+            .boxed(),
     };
+    let result = tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::filter::filter_fn(may_log))
+        .with(layer)
+        .try_init();
     if let Err(e) = result {
         eprintln!("warning: logging not initialised: {e}");
     }
@@ -392,6 +410,7 @@ fn main() -> ExitCode {
                     ..RunOptions::default()
                 },
                 show.then(|| Arc::new(bars.clone()) as Arc<dyn Progress>),
+                format,
             )
         }
         Command::Check { pipelines } => check(pipelines),
@@ -550,18 +569,30 @@ fn sendlake_schema_contract() -> Result<Vec<String>, String> {
         .map_err(|e| e.to_string())
 }
 
-fn run_pipeline(pipeline: &Path, mut opts: RunOptions, progress: Option<Arc<dyn Progress>>) -> i32 {
+/// Runs a pipeline and reports the outcome: a readable summary for people (`human`), one
+/// structured event for log collectors (`json`). Every plain message here repeats a log event,
+/// so JSON mode leaves it out and a JSON-lines consumer never meets a plain line.
+fn run_pipeline(
+    pipeline: &Path,
+    mut opts: RunOptions,
+    progress: Option<Arc<dyn Progress>>,
+    format: LogFormat,
+) -> i32 {
+    let human = format == LogFormat::Human;
     let plan = match load_plan(pipeline) {
         Ok(p) => p,
         Err(errors) => {
             for p in &errors.0 {
                 error!(file = %p.file.display(), key = %p.key, "{}", p.message);
             }
-            eprintln!("{errors}");
+            if human {
+                eprintln!("{errors}");
+            }
             return 2;
         }
     };
-    if opts.demo {
+    // In JSON mode the run's own WARN event announces demo mode.
+    if opts.demo && human {
         eprintln!(
             "*** DEMO MODE: the fixed, public development pseudonymisation key is in use. Synthetic data only. ***"
         );
@@ -573,6 +604,10 @@ fn run_pipeline(pipeline: &Path, mut opts: RunOptions, progress: Option<Arc<dyn 
         opts.progress = p;
     }
     match runtime.block_on(run(&plan, opts)) {
+        Ok(report) if !human => {
+            log_summary(&report);
+            report.exit_code()
+        }
         Ok(report) => {
             let m = &report.manifest;
             eprintln!(
@@ -685,10 +720,61 @@ fn run_pipeline(pipeline: &Path, mut opts: RunOptions, progress: Option<Arc<dyn 
         }
         Err(e) => {
             error!(error = %e, "Run failed.");
-            eprintln!("error: {e}");
+            if human {
+                eprintln!("error: {e}");
+            }
             e.exit_code()
         }
     }
+}
+
+/// The run's outcome as one event: what the human summary's headline and totals say, for
+/// alerting; the manifest it names has every number.
+fn log_summary(report: &sendlake_pipeline::RunReport) {
+    let m = &report.manifest;
+    let sen2 = m
+        .tables
+        .iter()
+        .filter(|(t, _)| !t.starts_with("quarantine/"));
+    let streams = m.sources.iter().flat_map(|s| &s.streams);
+    let stale: Vec<&str> = m
+        .sources
+        .iter()
+        .filter(|s| s.stale_reason.is_some())
+        .map(|s| s.name.as_str())
+        .collect();
+    let models = m.models.as_ref();
+    let checks = |s: sendlake_model::CheckStatus| {
+        models.map_or(0, |r| r.checks.iter().filter(|c| c.status == s).count())
+    };
+    tracing::info!(
+        run_id = %m.run_id,
+        status = ?m.status,
+        exit_code = report.exit_code(),
+        manifest = %format!("{}/_runs/{}.json", m.store, m.run_id),
+        reconciled = m.reconciled,
+        sen2_rows_read = sen2.clone().map(|(_, t)| t.counts.read).sum::<u64>(),
+        sen2_rows_loaded = sen2.clone().map(|(_, t)| t.counts.loaded).sum::<u64>(),
+        sen2_rows_quarantined = sen2.map(|(_, t)| t.counts.quarantined_total()).sum::<u64>(),
+        files_quarantined = m.files_quarantined.values().sum::<u64>(),
+        records_read = streams.clone().map(|s| s.records.read).sum::<u64>(),
+        records_loaded = streams.clone().map(|s| s.records.loaded).sum::<u64>(),
+        records_quarantined = streams
+            .map(|s| s.records.quarantined.values().sum::<u64>())
+            .sum::<u64>(),
+        stale_sources = %stale.join(","),
+        models_committed = models.map_or(0, |r| r
+            .models
+            .iter()
+            .filter(|t| t.status == sendlake_model::ModelStatus::Committed)
+            .count()),
+        models = models.map_or(0, |r| r.models.len()),
+        checks_passed = checks(sendlake_model::CheckStatus::Pass),
+        checks_warned = checks(sendlake_model::CheckStatus::Warn),
+        checks_failed = checks(sendlake_model::CheckStatus::Fail)
+            + checks(sendlake_model::CheckStatus::Error),
+        "Run summary."
+    );
 }
 
 fn check(pipelines: &[PathBuf]) -> i32 {

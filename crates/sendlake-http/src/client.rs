@@ -629,17 +629,21 @@ impl HttpClient {
     }
 
     /// A request URL as printed: with the API-key parameter shown (value redacted) when the key
-    /// goes in the query, so the printed URL matches what was sent.
+    /// goes in the query, so the printed URL matches what was sent, and the cursor hidden: it is
+    /// the partner's opaque position, often the last record's id in disguise (the simulator's
+    /// is its hex), and a record id identifies a child to anyone with the partner's system.
     fn redact(&self, url: &Url) -> String {
-        let key = self.inner.auth.query_key_name();
-        match key {
-            Some(name) => {
-                let mut shown = url.clone();
-                set_query_param(&mut shown, name, "[redacted]");
-                redact_url(&shown, key)
-            }
-            None => redact_url(url, None),
+        let mut shown = url.clone();
+        if let Pagination::CursorBody { cursor_param, .. } = &self.inner.config.pagination
+            && url.query_pairs().any(|(k, _)| k == cursor_param.as_str())
+        {
+            set_query_param(&mut shown, cursor_param, "[cursor]");
         }
+        let key = self.inner.auth.query_key_name();
+        if let Some(name) = key {
+            set_query_param(&mut shown, name, "[redacted]");
+        }
+        redact_url(&shown, key)
     }
 
     fn shape(&self, url: &Url, message: String) -> HttpError {

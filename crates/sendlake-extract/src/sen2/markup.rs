@@ -116,10 +116,7 @@ pub(super) fn resolve_reference<'b>(
     if name.starts_with('#') {
         return match r.resolve_char_ref() {
             Ok(Some(ch)) => Ok(ch.encode_utf8(buf)),
-            _ => Err(malformed(
-                pos,
-                format!("invalid character reference `&{name};`"),
-            )),
+            _ => Err(malformed(pos, "invalid character reference")),
         };
     }
     match quick_xml::escape::resolve_xml_entity(name) {
@@ -128,12 +125,12 @@ pub(super) fn resolve_reference<'b>(
             buf[..len].copy_from_slice(text.as_bytes());
             utf8(&buf[..len], pos)
         }
+        // Not named: a reference sits in a value (`Smith&Jones;`), and messages never quote
+        // values. The position points at it.
         None => Err(malformed(
             pos,
-            format!(
-                "unknown entity `&{name};` (only `&amp;`, `&lt;`, `&gt;`, `&quot;`, `&apos;` \
-                 and character references are allowed)"
-            ),
+            "unknown entity (only `&amp;`, `&lt;`, `&gt;`, `&quot;`, `&apos;` and character \
+             references are allowed)",
         )),
     }
 }

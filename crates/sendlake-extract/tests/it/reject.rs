@@ -162,8 +162,11 @@ fn bad_names_references_and_attributes() {
         person_doc("<Surname>Smith &nbsp;</Surname>").as_bytes(),
         Kind::Malformed,
         pos(1, 42),
-        "unknown entity `&nbsp;`",
+        "unknown entity",
     );
+    // A reference sits in a value, so the message does not quote it.
+    let e = error(person_doc("<Surname>Smith&Jones;</Surname>").as_bytes());
+    assert!(!e.message.contains("Jones"), "{e}");
     assert_error(
         person_doc("<Surname>Smith & Sons</Surname>").as_bytes(),
         Kind::Malformed,
@@ -174,13 +177,13 @@ fn bad_names_references_and_attributes() {
         person_doc("<Sex>&#0;</Sex>").as_bytes(),
         Kind::Malformed,
         pos(1, 32),
-        "&#0;",
+        "character reference",
     );
     assert_error(
         person_doc("<Sex>&#xZZ;</Sex>").as_bytes(),
         Kind::Malformed,
         pos(1, 32),
-        "&#xZZ;",
+        "character reference",
     );
     assert_error(
         person_doc("<Sex a>M</Sex>").as_bytes(),
