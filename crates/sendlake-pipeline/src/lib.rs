@@ -10,6 +10,8 @@
 //!   each table gets exactly one Delta commit that replaces the submissions loaded by this run,
 //!   and the [`manifest::Manifest`] (`_runs/<run id>.json`) records and reconciles the counts.
 //! - [`report::render`] is the run's HTML report beside its manifest (`_runs/<run id>.html`).
+//! - [`retention::apply`] applies the pipeline's `[retention]` policy (old versions, expired
+//!   quarantine rows) to every table; a run does it after its commits (`manifest.retention`).
 //! - [`dictionary::render`] writes the data dictionary of the schema as this pipeline fills it.
 //! - [`powerbi::semantic_model`] says which tables and roles a pipeline's Power BI model
 //!   holds (`sendlake-powerbi` writes it).
@@ -25,6 +27,7 @@ pub mod manifest;
 pub mod powerbi;
 mod records;
 pub mod report;
+pub mod retention;
 pub mod run;
 pub mod scaffold;
 pub mod sources;

@@ -270,4 +270,8 @@ pub struct Manifest {
     /// Why the models could not be built at all (a broken project or session).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub models_error: Option<String>,
+    /// What the retention policy removed after the commits (`[retention] after_run`). A step
+    /// that failed is listed in its `warnings`; it never changes the run's status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<crate::retention::RetentionReport>,
 }

@@ -281,6 +281,7 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
         reconciled: false,
         models: None,
         models_error: None,
+        retention: None,
     };
     let manifest_path = format!("_runs/{run_id}.json");
     write_manifest(&lake, &manifest_path, &manifest)
@@ -686,6 +687,7 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
         RunStatus::Succeeded
     };
     manifest.exit_code = Some(manifest.status.exit_code());
+    manifest.retention = crate::retention::after_run(&lake, plan, &registry).await;
     manifest.finished_at = Some(Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true));
     write_manifest(&lake, &manifest_path, &manifest)
         .await
