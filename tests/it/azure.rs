@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -154,19 +154,6 @@ fn base64_encode(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
 }
 
-/// The `sendlake` binary cargo built beside this test.
-pub(crate) fn sendlake_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = dir.join(format!("sendlake{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "{} is missing: build it with `cargo build -p sendlake-cli` (cargo test --workspace does)",
-        bin.display()
-    );
-    bin
-}
-
 struct Store<'a> {
     az: &'a Azurite,
     url: String,
@@ -176,7 +163,7 @@ struct Store<'a> {
 
 impl Store<'_> {
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(sendlake_bin());
+        let mut c = Command::new(crate::logs::sendlake_binary());
         c.args(["--log-format", "json"])
             .args(args)
             .env("AZURE_STORAGE_USE_EMULATOR", "true")

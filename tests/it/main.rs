@@ -20,6 +20,7 @@ mod powerbi;
 mod privacy;
 mod published;
 mod report;
+mod retention;
 mod roundtrip;
 mod rules;
 mod source_fixtures;

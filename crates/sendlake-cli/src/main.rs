@@ -1,8 +1,8 @@
 //! `sendlake`: the command-line tool.
 //!
 //! Brief overview: `run` executes a pipeline file (the nightly job), `check` validates pipeline
-//! files and reports every problem with file and key, `sim sen2` writes synthetic SEN2
-//! returns, `sim serve` serves the synthetic partner APIs on loopback, `schema contract` prints the published contract. Exit codes (docs/operations.md):
+//! files and reports every problem with file and key, `vacuum` applies the retention policy
+//! now, `sim sen2` writes synthetic SEN2 returns, `sim serve` serves the synthetic partner APIs on loopback, `schema contract` prints the published contract. Exit codes (docs/operations.md):
 //! 0 success, 1 partial failure (something was quarantined whole or failed; the rest was
 //! committed), 2 configuration or usage error (nothing ran), 3 fatal (nothing committed).
 
@@ -147,6 +147,18 @@ enum Command {
         /// Write nothing; exit 1 if the files in DIR are not what would be written.
         #[arg(long)]
         check: bool,
+    },
+    /// Apply the pipeline's retention policy now: delete expired quarantine rows, vacuum old
+    /// versions and files no version uses, expire old log entries; print what was removed.
+    Vacuum {
+        /// Pipeline file (its `[retention]` section is the policy).
+        pipeline: PathBuf,
+        /// Override the pipeline's store (a folder or file:// URL).
+        #[arg(long)]
+        store: Option<String>,
+        /// Remove nothing; print what would be removed.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Check pipeline files and report every problem with file and key.
     Check {
@@ -425,6 +437,11 @@ fn main() -> ExitCode {
             run_id,
             store,
         } => ops::unlock(pipeline, store.as_deref(), run_id),
+        Command::Vacuum {
+            pipeline,
+            store,
+            dry_run,
+        } => vacuum(pipeline, store.as_deref(), *dry_run),
         Command::Dictionary {
             pipeline,
             out,
@@ -775,6 +792,79 @@ fn log_summary(report: &sendlake_pipeline::RunReport) {
             + checks(sendlake_model::CheckStatus::Error),
         "Run summary."
     );
+}
+
+/// `sendlake vacuum`: 0 when the policy was applied to every table, 1 when a table failed
+/// (the others were still done), 2 for a bad pipeline file, 3 when the store cannot be opened.
+fn vacuum(pipeline: &Path, store: Option<&str>, dry_run: bool) -> i32 {
+    let (plan, registry) = match plan_and_schema(pipeline) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let Some(runtime) = runtime() else {
+        return 3;
+    };
+    let store = store.unwrap_or(&plan.store_url);
+    let vacuumed = runtime.block_on(sendlake_pipeline::retention::vacuum(
+        &plan, store, &registry, dry_run,
+    ));
+    let r = match vacuumed {
+        Ok(r) => r,
+        Err(e) => {
+            error!(error = %e, "Retention failed.");
+            eprintln!("error: {e}");
+            return e.exit_code();
+        }
+    };
+    let verb = if dry_run { "would remove" } else { "removed" };
+    eprintln!(
+        "retention of {store}{}: versions older than {} days, quarantine rows loaded before {} ({} days)",
+        if dry_run { " (dry run)" } else { "" },
+        r.versions_days,
+        r.quarantine_cutoff,
+        r.quarantine_days
+    );
+    // Only the tables something was (or would be) removed from, or that failed.
+    for (table, t) in r.tables.iter().filter(|(_, t)| {
+        t.files_removed > 0
+            || t.quarantine_rows_deleted.is_some_and(|n| n > 0)
+            || t.log_entries_removed.is_some_and(|n| n > 0)
+            || t.error.is_some()
+    }) {
+        let rows = t
+            .quarantine_rows_deleted
+            .map(|n| format!("  rows {n:>7}"))
+            .unwrap_or_default();
+        let log = t
+            .log_entries_removed
+            .map(|n| format!("  log entries {n:>4}"))
+            .unwrap_or_default();
+        eprintln!(
+            "  {table:<28} files {:>5}  bytes {:>11}{log}{rows}{}",
+            t.files_removed,
+            t.bytes_removed.map_or("?".to_owned(), |b| b.to_string()),
+            t.error
+                .as_ref()
+                .map(|e| format!("  FAILED: {e}"))
+                .unwrap_or_default()
+        );
+    }
+    let t = &r.totals;
+    eprintln!(
+        "{verb} {} file(s), {} bytes, {} quarantine row(s), {} log entr{} in {} table(s); {} failed",
+        t.files_removed,
+        t.bytes_removed,
+        t.quarantine_rows_deleted,
+        t.log_entries_removed,
+        if t.log_entries_removed == 1 {
+            "y"
+        } else {
+            "ies"
+        },
+        t.tables,
+        t.tables_failed
+    );
+    i32::from(t.tables_failed > 0)
 }
 
 fn check(pipelines: &[PathBuf]) -> i32 {

@@ -25,6 +25,10 @@ fn open(pipeline: &Path, store: Option<&str>) -> Result<sendlake_load::Lake, i32
 }
 
 /// `sendlake runs`: recent runs, newest first, and the locks held now.
+#[expect(
+    clippy::print_stdout,
+    reason = "the list is the command's output, for people or (`--json`) a script"
+)]
 pub fn runs(pipeline: &Path, store: Option<&str>, limit: usize, json: bool) -> i32 {
     let lake = match open(pipeline, store) {
         Ok(l) => l,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Schema, SchemaRef};
 use deltalake::datafusion::physical_plan::common::collect;
-use deltalake::datafusion::prelude::SessionContext;
+use deltalake::datafusion::prelude::{DataFrame, SessionContext};
 use deltalake::delta_datafusion::create_session;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
@@ -754,12 +754,17 @@ pub async fn count_rows(table_uri: &str) -> Result<u64> {
     let Some(table) = open_existing(table_uri).await? else {
         return Ok(0);
     };
+    // COUNT(*) is answered from the Delta file statistics when they are exact.
+    let rows = table_frame(&table).await?.count().await?;
+    Ok(rows as u64)
+}
+
+/// The current version of a table as a DataFusion frame, for counting and filtering.
+pub(crate) async fn table_frame(table: &DeltaTable) -> Result<DataFrame> {
     let ctx: SessionContext = create_session().into_inner();
     table.update_datafusion_session(&ctx.state())?;
     let provider = table.table_provider().await?;
-    // COUNT(*) is answered from the Delta file statistics when they are exact.
-    let rows = ctx.read_table(provider)?.count().await?;
-    Ok(rows as u64)
+    Ok(ctx.read_table(provider)?)
 }
 
 /// The value under `key` in `commitInfo` of the newest of the last `max_commits` commits that
@@ -786,7 +791,7 @@ pub async fn latest_commit_value(
 
 /// Opens a table without side effects: a local location that does not exist, or a directory
 /// without a Delta log, is `None`.
-async fn open_existing(table_uri: &str) -> Result<Option<DeltaTable>> {
+pub(crate) async fn open_existing(table_uri: &str) -> Result<Option<DeltaTable>> {
     crate::store::register_handlers();
     let local = match Url::parse(table_uri) {
         Ok(url) if url.scheme() == "file" => {

@@ -83,6 +83,17 @@ pub enum Error {
     #[error("invalid write mode: {0}")]
     InvalidWriteMode(String),
 
+    /// A retention step (vacuum, expiring the log, deleting expired rows) failed on a table.
+    #[error("retention of {table_uri}: {step} failed: {detail}")]
+    Retention {
+        /// The table.
+        table_uri: String,
+        /// Which step (`vacuum`, `expiring the log`, `deleting expired rows`, ...).
+        step: &'static str,
+        /// What went wrong.
+        detail: String,
+    },
+
     /// delta-rs failed (log read, conflict, commit, ...).
     #[error("Delta table operation failed: {0}")]
     Delta(#[source] Box<DeltaTableError>),

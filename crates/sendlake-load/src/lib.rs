@@ -23,6 +23,10 @@
 //!   `WriteMode::ReplaceWhere` replaces the rows of the submissions loaded in this run, so
 //!   re-loading a submission replaces it instead of duplicating it.
 //! * [`read_table`], [`table_version`] and [`count_rows`] read tables back for checks.
+//! * Retention ([`vacuum_table`], [`delete_older_than`], [`purge_table`]): vacuuming (full
+//!   mode: also files a crashed run never committed) and expiring old log entries, so versions
+//!   older than the policy are really gone ([`VacuumOutcome`]); deleting expired rows in one
+//!   commit, then purging the older versions that still hold them.
 //!
 //! Every table written here keeps the Power BI-safe profile: Delta protocol reader 1 /
 //! writer 2 with no table features, no partitioning, flat columns only, `Date32` dates and
@@ -34,6 +38,7 @@ mod commit;
 mod error;
 mod lake;
 mod profile;
+mod retention;
 mod staging;
 mod stats;
 pub mod store;
@@ -44,6 +49,7 @@ pub use commit::{
 };
 pub use error::{Error, Result};
 pub use lake::{Lake, StoredObject, Zone};
+pub use retention::{VacuumOutcome, delete_older_than, purge_table, vacuum_table};
 pub use staging::{StagedPart, StagedTableWriter, StagingArea};
 
 #[cfg(test)]

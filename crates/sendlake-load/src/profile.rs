@@ -108,6 +108,15 @@ pub(crate) fn published_writer_properties(run_id: &str) -> Result<WriterProperti
         .build())
 }
 
+/// Settings for the data files delta-rs writes on our behalf: a retention delete rewrites the
+/// files that hold expired rows next to rows that stay, and those files are read by Power BI
+/// like any other. The published settings, without a run id (no run wrote them).
+pub(crate) fn rewrite_writer_properties() -> Result<WriterProperties> {
+    Ok(data_file_properties()?
+        .set_max_row_group_bytes(None)
+        .build())
+}
+
 /// Settings for staged files. They are the published settings, because the commit copies
 /// staged row groups into the table's data files without decoding them; the commit can only
 /// do that when both sides have the same Parquet schema and encodings.

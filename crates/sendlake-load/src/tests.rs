@@ -948,3 +948,7 @@ async fn write_json_is_atomic_and_read_json_handles_missing() {
         .collect();
     assert_eq!(names, vec!["r1.json".to_owned()]);
 }
+
+// ---------------------------------------------------------------- retention
+
+mod retention;

@@ -35,7 +35,58 @@ pub struct PipelineFile {
     /// The modelling layer, built after the sources (dimensions, facts, KPIs).
     #[serde(default)]
     pub models: Option<ModelsConfig>,
+    /// How long old versions and quarantined raw values are kept.
+    #[serde(default)]
+    pub retention: RetentionConfig,
 }
+
+/// `[retention]`: how long the lake keeps what it no longer shows (docs/operations.md,
+/// "Retention"). Children's data must not be kept longer than agreed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Days old table versions stay readable (time travel, restore): data files only older
+    /// versions use, and their `_delta_log` entries, are deleted after this. 0 keeps only the
+    /// current version.
+    #[serde(default = "default_versions_days")]
+    pub versions_days: u32,
+    /// Days a quarantine row (a rejected raw value or record, `secure` zone) is kept after the
+    /// run that rejected it; then it is deleted and its older versions purged. Agreed with the
+    /// partnership's data protection officer.
+    #[serde(default = "default_quarantine_days")]
+    pub quarantine_days: u32,
+    /// Whether `sendlake run` applies the policy after its commits (otherwise only
+    /// `sendlake vacuum` does).
+    #[serde(default = "default_true")]
+    pub after_run: bool,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            versions_days: default_versions_days(),
+            quarantine_days: default_quarantine_days(),
+            after_run: true,
+        }
+    }
+}
+
+fn default_versions_days() -> u32 {
+    30
+}
+
+// [unconfirmed] A placeholder until the partnership's DPO agrees the period (docs/privacy.md).
+fn default_quarantine_days() -> u32 {
+    180
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// The longest retention a pipeline may set, in days (100 years): longer is a typo, and dates
+/// that far back stop being representable.
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
 
 /// `[models]`: the SQL model project and the publishing policy.
 #[derive(Debug, Clone, Deserialize)]
@@ -296,6 +347,8 @@ pub struct PipelinePlan {
     pub simulator: Option<SimulatorConfig>,
     /// The model project, loaded and checked, and its publishing policy.
     pub models: Option<ModelsPlan>,
+    /// Retention policy.
+    pub retention: RetentionConfig,
 }
 
 /// A checked `[models]` section.
@@ -428,6 +481,17 @@ impl PipelineFile {
         }
         if self.sources.is_empty() {
             problem("sources", "at least one source is needed".into());
+        }
+        for (key, days) in [
+            ("retention.versions_days", self.retention.versions_days),
+            ("retention.quarantine_days", self.retention.quarantine_days),
+        ] {
+            if days > MAX_RETENTION_DAYS {
+                problem(
+                    key,
+                    format!("must be between 0 and {MAX_RETENTION_DAYS} (days)"),
+                );
+            }
         }
         let mut names = std::collections::HashSet::new();
         let mut sources = Vec::new();
@@ -617,6 +681,7 @@ impl PipelineFile {
             sources,
             simulator: self.simulator.clone(),
             models,
+            retention: self.retention,
         })
     }
 }
@@ -743,6 +808,52 @@ mod tests {
         assert!(
             err.to_string()
                 .contains("pipelines/p.toml: key `store.url`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn retention_defaults_and_checks_name_the_key() {
+        let base = "[pipeline]\nname='x'\n[store]\nurl='l'\n[[sources]]\ntype='sen2_xml'\nname='a'\npath='.'\n";
+        let plan = parse(base).unwrap().check(Path::new("p.toml")).unwrap();
+        assert_eq!(plan.retention, RetentionConfig::default());
+        assert_eq!(
+            (plan.retention.versions_days, plan.retention.quarantine_days),
+            (30, 180)
+        );
+        assert!(plan.retention.after_run);
+
+        let set =
+            format!("{base}[retention]\nversions_days=0\nquarantine_days=90\nafter_run=false\n");
+        let plan = parse(&set).unwrap().check(Path::new("p.toml")).unwrap();
+        assert_eq!(
+            plan.retention,
+            RetentionConfig {
+                versions_days: 0,
+                quarantine_days: 90,
+                after_run: false
+            }
+        );
+
+        let err = parse(&format!("{base}[retention]\nversion_days=7\n")).unwrap_err();
+        assert!(err.to_string().contains("version_days"), "{err}");
+        let err = parse(&format!("{base}[retention]\nquarantine_days=-1\n")).unwrap_err();
+        assert_eq!(err.0[0].key, "retention.quarantine_days", "{err}");
+        let err = parse(&format!(
+            "{base}[retention]\nversions_days=40000\nquarantine_days=36501\n"
+        ))
+        .unwrap()
+        .check(Path::new("p.toml"))
+        .unwrap_err();
+        let keys: Vec<&str> = err.0.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["retention.versions_days", "retention.quarantine_days"],
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("p.toml: key `retention.versions_days`: must be between 0 and 36500"),
             "{err}"
         );
     }

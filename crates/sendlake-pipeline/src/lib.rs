@@ -15,6 +15,8 @@
 //! - [`open_store`] opens the pipeline's lake (local, Azure or S3), refusing plain `http://`
 //!   endpoints off loopback.
 //! - [`report::render`] is the run's HTML report beside its manifest (`_runs/<run id>.html`).
+//! - [`retention::apply`] applies the pipeline's `[retention]` policy (old versions, expired
+//!   quarantine rows) to every table; a run does it after its commits (`manifest.retention`).
 //! - [`dictionary::render`] writes the data dictionary of the schema as this pipeline fills it.
 //! - [`powerbi::semantic_model`] says which tables and roles a pipeline's Power BI model
 //!   holds (`sendlake-powerbi` writes it).
@@ -31,6 +33,7 @@ pub mod manifest;
 pub mod powerbi;
 mod records;
 pub mod report;
+pub mod retention;
 pub mod run;
 pub mod runs;
 pub mod scaffold;

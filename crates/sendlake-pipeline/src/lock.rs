@@ -100,6 +100,23 @@ pub struct RunLocks {
     pub recovered: Vec<String>,
 }
 
+/// The lock unit of a source: each source's tables and cursors are written under one.
+pub fn source_unit(source: &str) -> String {
+    format!("source-{source}")
+}
+
+/// The lock unit of the model build (every model and published table).
+pub const MODELS_UNIT: &str = "models";
+
+/// Every unit of a pipeline: whoever holds them all has the lake to itself (retention).
+pub fn pipeline_units(plan: &crate::PipelinePlan) -> Vec<String> {
+    let mut units: Vec<String> = plan.sources.iter().map(|s| source_unit(s.name())).collect();
+    if plan.models.is_some() {
+        units.push(MODELS_UNIT.to_owned());
+    }
+    units
+}
+
 fn path(unit: &str) -> String {
     format!("{LOCK_DIR}/{unit}.json")
 }

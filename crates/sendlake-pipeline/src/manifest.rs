@@ -279,6 +279,10 @@ pub struct Manifest {
     /// Stale locks of interrupted runs that this run took over, with whose they were.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recovered_locks: Vec<String>,
+    /// What the retention policy removed after the commits (`[retention] after_run`). A step
+    /// that failed is listed in its `warnings`; it never changes the run's status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<crate::retention::RetentionReport>,
 }
 
 /// A run limited to part of the pipeline: a backfill, a replay, or one pod of a fan-out.

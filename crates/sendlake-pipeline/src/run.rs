@@ -289,10 +289,10 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
     let build_models = plan.models.is_some() && !opts.no_models;
     let mut units: Vec<String> = selected
         .iter()
-        .map(|s| format!("source-{}", s.name()))
+        .map(|s| crate::lock::source_unit(s.name()))
         .collect();
     if build_models {
-        units.push("models".into());
+        units.push(crate::lock::MODELS_UNIT.into());
     }
     let mut locks = RunLocks::acquire(&lake, &units, &run_id, &plan.name, plan.lock_stale_after)
         .await
@@ -422,9 +422,10 @@ async fn run_locked(
         scope,
         locks: locks.units(),
         recovered_locks: locks.recovered.clone(),
+        retention: None,
     };
     let manifest_path = format!("_runs/{run_id}.json");
-    write_manifest(&lake, &manifest_path, &manifest)
+    write_manifest(lake, &manifest_path, &manifest)
         .await
         .map_err(RunError::Fatal)?;
 
@@ -697,7 +698,7 @@ async fn run_locked(
             sim_env.get(k).cloned().or_else(|| std::env::var(k).ok())
         };
         let renv = crate::records::RecordEnv {
-            lake: &lake,
+            lake,
             registry: &registry,
             key: conformer_key.clone(),
             staging: &staging,
@@ -734,7 +735,7 @@ async fn run_locked(
     if let Some(models) = plan.models.as_ref().filter(|_| build_models) {
         opts.progress.phase("building models");
         let cx = sendlake_model::BuildContext {
-            lake: &lake,
+            lake,
             registry: &registry,
             project: &models.project,
             policy: models.policy,
@@ -838,11 +839,19 @@ async fn run_locked(
         RunStatus::Succeeded
     };
     manifest.exit_code = Some(manifest.status.exit_code());
+    manifest.retention = crate::retention::after_run(
+        lake,
+        plan,
+        &registry,
+        &run_id,
+        &mut manifest.recovered_locks,
+    )
+    .await;
     manifest.finished_at = Some(Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true));
-    write_manifest(&lake, &manifest_path, &manifest)
+    write_manifest(lake, &manifest_path, &manifest)
         .await
         .map_err(RunError::Fatal)?;
-    write_report(&lake, plan, &manifest).await;
+    write_report(lake, plan, &manifest).await;
     info!(run_id = %run_id, status = ?manifest.status, reconciled = manifest.reconciled, "Run finished.");
     Ok(RunReport { manifest })
 }
