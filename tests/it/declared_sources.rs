@@ -341,6 +341,26 @@ fn a_run_killed_mid_extraction_or_between_commits_is_repaired_exactly() {
     );
     sim.faults().hang(Endpoint::CouncilPlans, false);
 
+    // Its lock stays behind, as a killed process's would, without a heartbeat: the next run is
+    // refused, naming the holder, until the operator releases it (`sendlake unlock`) or it
+    // goes stale.
+    let refused = rt.block_on(run(&plan, opts(&sim)));
+    let Err(e @ sendlake_pipeline::RunError::Locked(_)) = refused else {
+        panic!("the next run was not refused: {refused:?}");
+    };
+    assert_eq!(e.exit_code(), 4);
+    rt.block_on(async {
+        let lake = sendlake_pipeline::open_store(&plan.store_url).unwrap();
+        let held = sendlake_pipeline::lock::list(&lake).await.unwrap();
+        assert_eq!(held.len(), 1, "{held:?}");
+        assert_eq!(held[0].unit, "source-council_cms");
+        assert!(e.to_string().contains(&held[0].run_id), "{e}");
+        let released = sendlake_pipeline::lock::unlock(&lake, &held[0].run_id)
+            .await
+            .unwrap();
+        assert_eq!(released, ["source-council_cms"]);
+    });
+
     // Crashed between commits: requests committed (quarantine + rows with cursor), then the
     // process dies before the assessments' commits.
     let crash = rt.block_on(run(

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use sendlake_pipeline::config::RetentionConfig;
+use sendlake_pipeline::lock::{self, RunLocks};
 use sendlake_pipeline::retention::{self, RetentionReport};
 use sendlake_pipeline::{RunStatus, load_plan};
 use sendlake_schema::SchemaRegistry;
@@ -178,4 +179,47 @@ fn zero_day_retention_after_two_nights_removes_old_versions_and_expired_quaranti
         rows(&ws.read("restricted", "person")),
         counts["restricted/person"]
     );
+}
+
+/// Retention needs the lake to itself: a full vacuum deletes files no version references,
+/// which is what a running job's uploaded-but-uncommitted files look like.
+#[test]
+fn sendlake_vacuum_waits_for_running_jobs_and_takes_no_lock_half_way() {
+    let ws = Workspace::new();
+    let plan = load_plan(&demo_pipeline(&ws)).unwrap();
+    let registry = sendlake_pipeline::registry().unwrap();
+    let store = plan.store_url.clone();
+    block_on(async {
+        let lake = sendlake_pipeline::open_store(&store).unwrap();
+        let holder = "20270101T023000Z-abcdef";
+        let mut running = RunLocks::acquire(
+            &lake,
+            &[lock::MODELS_UNIT.to_owned()],
+            holder,
+            &plan.name,
+            std::time::Duration::from_secs(900),
+        )
+        .await
+        .unwrap();
+        let err = retention::vacuum(&plan, &store, &registry, false)
+            .await
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 4, "{err}");
+        assert!(err.to_string().contains(holder), "names the holder: {err}");
+        // All or nothing: the source locks it took before meeting the held one are released.
+        let held: Vec<String> = lock::list(&lake)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| l.run_id)
+            .collect();
+        assert_eq!(held, [holder]);
+
+        running.release().await;
+        let report = retention::vacuum(&plan, &store, &registry, true)
+            .await
+            .unwrap();
+        assert_eq!(report.skipped, None);
+        assert!(lock::list(&lake).await.unwrap().is_empty(), "released");
+    });
 }

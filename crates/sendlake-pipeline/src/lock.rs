@@ -310,6 +310,17 @@ impl RunLocks {
     }
 }
 
+impl Drop for RunLocks {
+    /// A run dropped without [`RunLocks::release`] (its future cancelled by a timeout, say)
+    /// must not keep its locks fresh from a detached heartbeat: stopped, they go stale like a
+    /// killed process's, and `sendlake unlock` or the stale takeover frees them.
+    fn drop(&mut self) {
+        if let Some(h) = self.heartbeat.take() {
+            h.abort();
+        }
+    }
+}
+
 /// Deletes every lock held by `run_id`; returns the units released.
 ///
 /// # Errors
