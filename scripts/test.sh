@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine with Rust installed. Installs what the tests need
-# (xmllint and Chromium from Debian's packages, Azurite from npm).
+# (xmllint and Chromium from Debian's packages, the Azurite and s3rver storage emulators from npm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/sendlake-target}"
@@ -21,23 +21,28 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-# Azurite, Microsoft's Azure Storage emulator, for the test that runs the demo against Azure
-# Blob Storage (tests/it/azure.rs; the test starts and stops its own instance). Installed from
-# npm once, outside the clone, at a pinned version.
-if [ -z "${SENDLAKE_AZURITE:-}" ]; then
-  tools="${SENDLAKE_TOOLS:-/var/tmp/sendlake-tools}"
-  if ! [ -x "$tools/node_modules/.bin/azurite-blob" ]; then
+# Storage emulators for the tests that run the demo against object stores, each started and
+# stopped by its own test: Azurite, Microsoft's Azure Storage emulator (tests/it/azure.rs), and
+# s3rver, an S3 emulator (tests/it/s3.rs). Installed from npm once, outside the clone, at
+# pinned versions.
+tools="${SENDLAKE_TOOLS:-/var/tmp/sendlake-tools}"
+# npm_tool PACKAGE@VERSION BIN: installs the package unless BIN is there; prints BIN's path.
+npm_tool() {
+  if ! [ -x "$tools/node_modules/.bin/$2" ]; then
     if ! command -v npm >/dev/null 2>&1; then
-      echo "installing nodejs and npm (for Azurite)"
+      echo "installing nodejs and npm (for the storage emulators)" >&2
       SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-      $SUDO apt-get update -qq && $SUDO apt-get install -y -qq nodejs npm >/dev/null
+      $SUDO apt-get update -qq >&2 && $SUDO apt-get install -y -qq nodejs npm >/dev/null
     fi
-    echo "installing Azurite into $tools"
+    echo "installing $1 into $tools" >&2
     mkdir -p "$tools"
-    npm install --prefix "$tools" --no-audit --no-fund --silent azurite@3.35.0
+    npm install --prefix "$tools" --no-audit --no-fund --silent "$1" >&2
   fi
-  export SENDLAKE_AZURITE="$tools/node_modules/.bin/azurite-blob"
-fi
+  echo "$tools/node_modules/.bin/$2"
+}
+SENDLAKE_AZURITE="${SENDLAKE_AZURITE:-$(npm_tool azurite@3.35.0 azurite-blob)}"
+SENDLAKE_S3RVER="${SENDLAKE_S3RVER:-$(npm_tool s3rver@3.7.1 s3rver)}"
+export SENDLAKE_AZURITE SENDLAKE_S3RVER
 
 # One Arrow stack: no second arrow/parquet/datafusion/object_store version in the build.
 dups=$(cargo tree --locked -e normal --prefix none 2>/dev/null | grep -E '^(arrow|parquet|datafusion|object_store)[a-z_-]* v' \
@@ -60,7 +65,11 @@ for p in pipelines/*.toml; do
   fi
   pipelines+=("$p")
 done
-cargo run --quiet --locked -p sendlake-cli -- check "${pipelines[@]}"
+# Built for the whole workspace with its tests, as `cargo test --workspace` builds, so features
+# resolve alike and no dependency is compiled twice (`-p sendlake-cli` alone would rebuild
+# DataFusion with other features).
+cargo build --quiet --workspace --bins --tests --locked
+"$CARGO_TARGET_DIR/debug/sendlake" check "${pipelines[@]}"
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -8,16 +8,15 @@
 //! `SENDLAKE_AZURITE` at it; the test starts its own instance on a free port.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
 
 use hmac::{Hmac, KeyInit as _, Mac as _};
 use sha2::Sha256;
 
 use crate::published::demo_pipeline;
+use crate::store_runs::{Emulator, StoreRuns, npm_tool};
 use crate::support::*;
 
 const ACCOUNT: &str = "devstoreaccount1";
@@ -26,64 +25,29 @@ const ACCOUNT_KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 const CONTAINER: &str = "lake";
 
-/// A running Azurite blob service, stopped on drop.
-struct Azurite {
-    child: Child,
-    port: u16,
-    _data: tempfile::TempDir,
-}
-
-impl Drop for Azurite {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn azurite_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("SENDLAKE_AZURITE") {
-        return PathBuf::from(p);
-    }
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("azurite-blob"))
-            .find(|p| p.is_file())
-    });
-    on_path.unwrap_or_else(|| {
-        panic!(
-            "Azurite is not installed: run ./scripts/test.sh (it installs it with npm), or set SENDLAKE_AZURITE to azurite-blob"
-        )
-    })
-}
+/// A running Azurite blob service.
+struct Azurite(Emulator);
 
 impl Azurite {
     fn start() -> Azurite {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let data = tempfile::tempdir().unwrap();
-        let child = Command::new(azurite_bin())
-            .args(["--silent", "--skipApiVersionCheck", "--loose"])
-            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
-            .arg("--location")
-            .arg(data.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let az = Azurite {
-            child,
-            port,
-            _data: data,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "Azurite did not start");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        az
+        let bin = npm_tool("SENDLAKE_AZURITE", "azurite-blob");
+        Azurite(Emulator::start("Azurite", bin, |port, data| {
+            let port = port.to_string();
+            let mut args: Vec<OsString> = [
+                "--silent",
+                "--skipApiVersionCheck",
+                "--loose",
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                &port,
+                "--location",
+            ]
+            .map(OsString::from)
+            .into();
+            args.push(data.into());
+            args
+        }))
     }
 
     /// A signed request to the blob service (Shared Key, the emulator's account).
@@ -109,7 +73,7 @@ impl Azurite {
         let qs: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let url = format!(
             "http://127.0.0.1:{}/{ACCOUNT}/{path}{}{}",
-            self.port,
+            self.0.port,
             if qs.is_empty() { "" } else { "?" },
             qs.join("&")
         );
@@ -154,70 +118,6 @@ fn base64_encode(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
 }
 
-struct Store<'a> {
-    az: &'a Azurite,
-    url: String,
-    pipeline: PathBuf,
-    key: String,
-}
-
-impl Store<'_> {
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(crate::logs::sendlake_binary());
-        c.args(["--log-format", "json"])
-            .args(args)
-            .env("AZURE_STORAGE_USE_EMULATOR", "true")
-            .env(
-                "AZURITE_BLOB_STORAGE_URL",
-                format!("http://127.0.0.1:{}", self.az.port),
-            )
-            .env("SENDLAKE_PSEUDONYMISATION_KEY", &self.key)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn run(&self) -> Command {
-        let mut c = self.command(&["run"]);
-        c.arg(&self.pipeline)
-            .args(["--store", &self.url, "--no-progress"]);
-        c
-    }
-
-    /// Runs to the end; returns the exit code and the run id from the last log line.
-    fn run_to_end(&self) -> (i32, String) {
-        let out = self.run().output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        let code = out.status.code().unwrap_or(-1);
-        (
-            code,
-            run_id_in(&stderr).unwrap_or_else(|| panic!("no run id: {stderr}")),
-        )
-    }
-
-    fn runs(&self) -> serde_json::Value {
-        let out = self
-            .command(&["runs"])
-            .arg(&self.pipeline)
-            .args(["--store", &self.url, "--json"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-}
-
-fn run_id_in(stderr: &str) -> Option<String> {
-    stderr.lines().rev().find_map(|l| {
-        let v: serde_json::Value = serde_json::from_str(l).ok()?;
-        v["run_id"].as_str().map(str::to_owned)
-    })
-}
-
 /// Rows of every model table, from a manifest.
 fn model_rows(m: &serde_json::Value) -> BTreeMap<String, u64> {
     m["models"]["models"]
@@ -248,15 +148,20 @@ fn the_demo_runs_on_azure_blob_storage_and_recovers_from_a_killed_run() {
     let az = Azurite::start();
     az.create_container();
     let ws = Workspace::new();
-    let store = Store {
-        az: &az,
-        url: format!("az://{CONTAINER}/demo"),
-        pipeline: demo_pipeline(&ws),
-        key: format!("{:064x}", rand::random::<u128>()),
-    };
+    let store = StoreRuns::new(
+        format!("az://{CONTAINER}/demo"),
+        demo_pipeline(&ws),
+        &[
+            ("AZURE_STORAGE_USE_EMULATOR", "true".into()),
+            (
+                "AZURITE_BLOB_STORAGE_URL",
+                format!("http://127.0.0.1:{}", az.0.port),
+            ),
+        ],
+    );
 
     // 1. A clean run: everything lands in the emulator.
-    let (code, clean_id) = store.run_to_end();
+    let (code, clean_id, _) = store.run_to_end(&[]);
     assert_eq!(code, 0);
     let clean = az.manifest("demo", &clean_id);
     assert_eq!(clean["status"], "succeeded");
@@ -325,7 +230,7 @@ fn the_demo_runs_on_azure_blob_storage_and_recovers_from_a_killed_run() {
     );
 
     // 3. The re-run takes the dead run's locks over and ends where the clean run did.
-    let (code, rerun_id) = store.run_to_end();
+    let (code, rerun_id, _) = store.run_to_end(&[]);
     assert_eq!(code, 0);
     let rerun = az.manifest("demo", &rerun_id);
     assert_eq!(rerun["status"], "succeeded");
@@ -351,4 +256,18 @@ fn the_demo_runs_on_azure_blob_storage_and_recovers_from_a_killed_run() {
     assert!(runs["locks"].as_array().unwrap().is_empty(), "{runs}");
     assert_eq!(runs["runs"][0]["run_id"], rerun_id.as_str());
     assert_eq!(runs["runs"][0]["status"], "succeeded");
+
+    // 4. Retention on the store: every table found and planned, nothing removed, no lock left.
+    let out = store.on_store("vacuum", &["--dry-run"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let totals = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == "Retention applied.")
+        .unwrap_or_else(|| panic!("no totals: {stderr}"));
+    assert_eq!(totals["dry_run"], true);
+    assert_eq!(totals["failed"], 0, "{stderr}");
+    assert!(totals["tables"].as_u64().unwrap() > 28, "{totals}");
+    assert!(store.runs()["locks"].as_array().unwrap().is_empty());
 }

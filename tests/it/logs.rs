@@ -22,7 +22,9 @@ use crate::support::*;
 /// The `sendlake` binary, built by cargo (a no-op when it is fresh) once per test process:
 /// cargo hands `CARGO_BIN_EXE_*` only to the binary's own package, and these tests are not in
 /// it. Built with the profile of this test binary, so `cargo test --release` runs a release
-/// build.
+/// build, and for the whole workspace with its tests, so features resolve as they did for
+/// `cargo test --workspace` and no dependency is built a second time (`-p sendlake-cli` alone
+/// would rebuild DataFusion with other features: minutes).
 pub(crate) fn sendlake_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -37,14 +39,7 @@ pub(crate) fn sendlake_binary() -> &'static Path {
                 "--quiet",
                 "--message-format=json-render-diagnostics",
             ])
-            .args([
-                "-p",
-                "sendlake-cli",
-                "--bin",
-                "sendlake",
-                "--profile",
-                profile,
-            ])
+            .args(["--workspace", "--bins", "--tests", "--profile", profile])
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
             .stderr(Stdio::inherit())
             .output()
@@ -57,7 +52,12 @@ pub(crate) fn sendlake_binary() -> &'static Path {
             .unwrap()
             .lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "sendlake")
+            // `--tests` also builds the binary's own unit tests under the same target name.
+            .filter(|m| {
+                m["reason"] == "compiler-artifact"
+                    && m["target"]["name"] == "sendlake"
+                    && m["profile"]["test"] == false
+            })
             .find_map(|m| m["executable"].as_str().map(PathBuf::from))
             .expect("cargo named no sendlake executable");
         own_copy(bin)
@@ -74,7 +74,10 @@ fn own_copy(bin: PathBuf) -> PathBuf {
         use std::os::unix::fs::MetadataExt;
         let inode = std::fs::metadata(&bin).unwrap().ino();
         let deps = bin.with_file_name("deps");
-        let own = std::fs::read_dir(deps).unwrap().flatten().find(|e| {
+        let Ok(entries) = std::fs::read_dir(deps) else {
+            return bin;
+        };
+        let own = entries.flatten().find(|e| {
             e.file_name().to_string_lossy().starts_with("sendlake-")
                 && e.metadata().is_ok_and(|m| m.ino() == inode)
         });

@@ -23,5 +23,7 @@ mod report;
 mod retention;
 mod roundtrip;
 mod rules;
+mod s3;
 mod source_fixtures;
+mod store_runs;
 mod third_party_mock;

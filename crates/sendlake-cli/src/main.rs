@@ -441,7 +441,7 @@ fn main() -> ExitCode {
             pipeline,
             store,
             dry_run,
-        } => vacuum(pipeline, store.as_deref(), *dry_run),
+        } => vacuum(pipeline, store.as_deref(), *dry_run, format),
         Command::Dictionary {
             pipeline,
             out,
@@ -795,8 +795,10 @@ fn log_summary(report: &sendlake_pipeline::RunReport) {
 }
 
 /// `sendlake vacuum`: 0 when the policy was applied to every table, 1 when a table failed
-/// (the others were still done), 2 for a bad pipeline file, 3 when the store cannot be opened.
-fn vacuum(pipeline: &Path, store: Option<&str>, dry_run: bool) -> i32 {
+/// (the others were still done), 2 for a bad pipeline file, 3 when the store cannot be opened,
+/// 4 while a run holds one of the pipeline's locks. In JSON mode the log events (`vacuumed
+/// table` per table, `Retention applied.` with the totals) are the whole output.
+fn vacuum(pipeline: &Path, store: Option<&str>, dry_run: bool, format: LogFormat) -> i32 {
     let (plan, registry) = match plan_and_schema(pipeline) {
         Ok(p) => p,
         Err(code) => return code,
@@ -812,10 +814,15 @@ fn vacuum(pipeline: &Path, store: Option<&str>, dry_run: bool) -> i32 {
         Ok(r) => r,
         Err(e) => {
             error!(error = %e, "Retention failed.");
-            eprintln!("error: {e}");
+            if format == LogFormat::Human {
+                eprintln!("error: {e}");
+            }
             return e.exit_code();
         }
     };
+    if format == LogFormat::Json {
+        return i32::from(r.totals.tables_failed > 0);
+    }
     let verb = if dry_run { "would remove" } else { "removed" };
     eprintln!(
         "retention of {store}{}: versions older than {} days, quarantine rows loaded before {} ({} days)",

@@ -12,6 +12,10 @@
 //! no longer exists; a new run takes a stale lock over and says whose it was. A live lock
 //! refuses the run ([`LockError::Held`], exit code 4) with the holder and the way out:
 //! `sendlake unlock PIPELINE --run <id>` when the operator knows that run is dead.
+//!
+//! Locks and Delta commits both rest on the store refusing a create-if-absent write to a path
+//! that exists. Some S3-compatible stores ignore `If-None-Match: *` and overwrite instead, so
+//! [`check_conditional_writes`] probes a remote store before a run writes to it.
 
 use std::time::Duration;
 
@@ -89,6 +93,9 @@ pub enum LockError {
     /// The store could not be read or written.
     #[error("lock `{0}`: {1}")]
     Store(String, String),
+    /// The store overwrites on a create-if-absent write: nothing on it would be atomic.
+    #[error("{0}")]
+    NotAtomic(String),
 }
 
 /// Locks held by this run, refreshed in the background until [`RunLocks::release`].
@@ -98,6 +105,46 @@ pub struct RunLocks {
     heartbeat: Option<tokio::task::JoinHandle<()>>,
     /// Stale locks this run took over, for the manifest.
     pub recovered: Vec<String>,
+}
+
+/// Lets a run go on against a store that ignores conditional writes. Only for a store that one
+/// process can ever write to (an emulator in a test): with two writers, each would overwrite
+/// the other's locks and Delta commits.
+pub const UNSAFE_NO_CONDITIONAL_WRITES: &str = "SENDLAKE_UNSAFE_NO_CONDITIONAL_WRITES";
+
+/// Checks that a remote store refuses a create-if-absent write to an existing path, by
+/// creating a probe object twice (and deleting it). Local disk always does.
+///
+/// # Errors
+/// [`LockError::NotAtomic`] when the store overwrote the probe (unless
+/// [`UNSAFE_NO_CONDITIONAL_WRITES`] is set, which only warns); [`LockError::Store`] when it
+/// could not be written.
+pub async fn check_conditional_writes(lake: &Lake) -> Result<(), LockError> {
+    if lake.is_local() {
+        return Ok(());
+    }
+    let probe = format!("{LOCK_DIR}/.probe-{:016x}", rand::random::<u64>());
+    let store_err = |e: sendlake_load::Error| LockError::Store("probe".into(), e.to_string());
+    let first = lake.create_new(&probe, b"probe").await.map_err(store_err)?;
+    let second = lake.create_new(&probe, b"probe").await.map_err(store_err);
+    // Removed whatever the answer: a leftover probe is harmless, but untidy.
+    if let Err(e) = lake.delete(&probe).await {
+        warn!(error = %e, "Could not delete the store probe.");
+    }
+    if !first || !second? {
+        return Ok(());
+    }
+    let why = format!(
+        "the store {} overwrote an existing object on a create-if-absent write (it ignores `If-None-Match: *`): run locks and Delta commits on it would not be atomic, and two runs could overwrite each other's commits. Use a store that honours conditional writes (Azure Blob / ADLS Gen2, Amazon S3, MinIO, Cloudflare R2), or, only where a single process can ever write to it, set {UNSAFE_NO_CONDITIONAL_WRITES}=1",
+        lake.root_uri()
+    );
+    let allowed = std::env::var(UNSAFE_NO_CONDITIONAL_WRITES)
+        .is_ok_and(|v| matches!(v.as_str(), "1" | "true"));
+    if allowed {
+        warn!(store = %lake.root_uri(), "{UNSAFE_NO_CONDITIONAL_WRITES} is set: going on against a store without conditional writes; never run two jobs against it.");
+        return Ok(());
+    }
+    Err(LockError::NotAtomic(why))
 }
 
 /// The lock unit of a source: each source's tables and cursors are written under one.

@@ -219,12 +219,15 @@ pub async fn vacuum(
     let lake = crate::open_store(store)
         .map_err(|e| RunError::Fatal(format!("cannot open the store {store}: {e}")))?;
     let id = format!("vacuum-{}", crate::run::new_run_id(Utc::now()));
+    crate::lock::check_conditional_writes(&lake)
+        .await
+        .map_err(|e| RunError::Fatal(e.to_string()))?;
     let units = crate::lock::pipeline_units(plan);
     let mut locks = RunLocks::acquire(&lake, &units, &id, &plan.name, plan.lock_stale_after)
         .await
         .map_err(|e| match e {
             LockError::Held(..) => RunError::Locked(e.to_string()),
-            LockError::Store(..) => RunError::Fatal(e.to_string()),
+            LockError::Store(..) | LockError::NotAtomic(_) => RunError::Fatal(e.to_string()),
         })?;
     for r in &locks.recovered {
         warn!(lock = %r, "Took over a stale lock of an interrupted run.");

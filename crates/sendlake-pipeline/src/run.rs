@@ -294,11 +294,14 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
     if build_models {
         units.push(crate::lock::MODELS_UNIT.into());
     }
+    crate::lock::check_conditional_writes(&lake)
+        .await
+        .map_err(|e| RunError::Fatal(e.to_string()))?;
     let mut locks = RunLocks::acquire(&lake, &units, &run_id, &plan.name, plan.lock_stale_after)
         .await
         .map_err(|e| match e {
             LockError::Held(..) => RunError::Locked(e.to_string()),
-            LockError::Store(..) => RunError::Fatal(e.to_string()),
+            LockError::Store(..) | LockError::NotAtomic(_) => RunError::Fatal(e.to_string()),
         })?;
     // The run proper. Its locks are released however it ends: a real crash never gets here
     // and leaves them to go stale; the crash-simulation hook releases them too, since the
