@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use crate::config::{PipelinePlan, RetentionConfig};
-use crate::lock::{LockError, RunLocks};
+use crate::lock::RunLocks;
 use crate::run::RunError;
 
 /// What one application of the policy removed: `manifest.retention` after a run, and what
@@ -219,16 +219,10 @@ pub async fn vacuum(
     let lake = crate::open_store(store)
         .map_err(|e| RunError::Fatal(format!("cannot open the store {store}: {e}")))?;
     let id = format!("vacuum-{}", crate::run::new_run_id(Utc::now()));
-    crate::lock::check_conditional_writes(&lake)
-        .await
-        .map_err(|e| RunError::Fatal(e.to_string()))?;
+    crate::lock::check_conditional_writes(&lake).await?;
     let units = crate::lock::pipeline_units(plan);
-    let mut locks = RunLocks::acquire(&lake, &units, &id, &plan.name, plan.lock_stale_after)
-        .await
-        .map_err(|e| match e {
-            LockError::Held(..) => RunError::Locked(e.to_string()),
-            LockError::Store(..) | LockError::NotAtomic(_) => RunError::Fatal(e.to_string()),
-        })?;
+    let mut locks =
+        RunLocks::acquire(&lake, &units, &id, &plan.name, plan.lock_stale_after).await?;
     for r in &locks.recovered {
         warn!(lock = %r, "Took over a stale lock of an interrupted run.");
     }

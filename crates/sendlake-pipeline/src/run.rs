@@ -123,6 +123,17 @@ pub enum RunError {
     Locked(String),
 }
 
+/// A held lock refuses the run (exit code 4); a store that fails, or cannot make a write
+/// atomic, stops it (exit code 3).
+impl From<LockError> for RunError {
+    fn from(e: LockError) -> Self {
+        match e {
+            LockError::Held(..) => RunError::Locked(e.to_string()),
+            LockError::Store(..) | LockError::NotAtomic(_) => RunError::Fatal(e.to_string()),
+        }
+    }
+}
+
 impl RunError {
     /// Process exit code.
     pub fn exit_code(&self) -> i32 {
@@ -294,15 +305,9 @@ pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, Run
     if build_models {
         units.push(crate::lock::MODELS_UNIT.into());
     }
-    crate::lock::check_conditional_writes(&lake)
-        .await
-        .map_err(|e| RunError::Fatal(e.to_string()))?;
-    let mut locks = RunLocks::acquire(&lake, &units, &run_id, &plan.name, plan.lock_stale_after)
-        .await
-        .map_err(|e| match e {
-            LockError::Held(..) => RunError::Locked(e.to_string()),
-            LockError::Store(..) | LockError::NotAtomic(_) => RunError::Fatal(e.to_string()),
-        })?;
+    crate::lock::check_conditional_writes(&lake).await?;
+    let mut locks =
+        RunLocks::acquire(&lake, &units, &run_id, &plan.name, plan.lock_stale_after).await?;
     // The run proper. Its locks are released however it ends: a real crash never gets here
     // and leaves them to go stale; the crash-simulation hook releases them too, since the
     // process it simulates is, in the test, still alive.
