@@ -163,17 +163,17 @@ pub(crate) async fn after_run(
     plan: &PipelinePlan,
     registry: &SchemaRegistry,
     run_id: &str,
+    held: &[String],
     recovered: &mut Vec<String>,
 ) -> Option<RetentionReport> {
     if !plan.retention.after_run {
         return None;
     }
-    // The run's own locks are still held, and re-taking one of ours is refused as held: take
-    // only the others.
-    let own = crate::lock::list(lake).await.unwrap_or_default();
+    // The run's own locks (`held`) are still held, and re-taking one of ours is refused as
+    // held: take only the others.
     let others: Vec<String> = crate::lock::pipeline_units(plan)
         .into_iter()
-        .filter(|u| !own.iter().any(|l| &l.unit == u && l.run_id == run_id))
+        .filter(|u| !held.contains(u))
         .collect();
     let mut extra = match RunLocks::acquire(
         lake,

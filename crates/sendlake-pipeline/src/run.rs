@@ -852,6 +852,7 @@ async fn run_locked(
         plan,
         &registry,
         &run_id,
+        &locks.units(),
         &mut manifest.recovered_locks,
     )
     .await;
