@@ -51,11 +51,11 @@ mod error;
 mod meta;
 mod record;
 mod source;
-mod symbol;
 mod version;
 
 pub use config::{EesConfig, EesDataSetConfig, EesTimePeriods, MAX_PAGE_SIZE};
 pub use error::{EesError, EesErrorKind, EesReason};
-pub use record::{FIXED_FIELDS, filter_key};
+pub use record::FIXED_FIELDS;
 pub use source::EesSource;
-pub use symbol::{CellValue, Symbol};
+// The DfE's open data conventions live with the file readers, which share them.
+pub use sendlake_extract::records::{CellValue, Symbol, filter_key};

@@ -3,14 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use sendlake_extract::records::{Origin, SourceRecord};
+use sendlake_extract::records::{CellValue, Origin, SourceRecord, filter_key};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::codes;
 use crate::error::{EesError, EesReason};
 use crate::meta::{LocationInfo, Resolved};
-use crate::symbol::CellValue;
 
 /// Every field a record always has. Filter columns add `filter_<column>` fields on top, which
 /// must not clash with these (checked when metadata is resolved).
@@ -37,39 +36,6 @@ pub const FIXED_FIELDS: [&str; 21] = [
     "value",
     "status",
 ];
-
-/// The canonical key of a row's filter options: `column=label` pairs sorted by column,
-/// joined by `;`. `\`, `;` and `=` inside a column or label are escaped with `\`, so two
-/// different option sets never share a key. No filters gives `""`.
-///
-/// ```
-/// use std::collections::BTreeMap;
-/// let f = BTreeMap::from([
-///     ("sex".to_owned(), "Total".to_owned()),
-///     ("age_group".to_owned(), "Age 5 to 10".to_owned()),
-/// ]);
-/// assert_eq!(sendlake_ees::filter_key(&f), "age_group=Age 5 to 10;sex=Total");
-/// ```
-pub fn filter_key(filters: &BTreeMap<String, String>) -> String {
-    fn escape(s: &str, out: &mut String) {
-        for c in s.chars() {
-            if matches!(c, '\\' | ';' | '=') {
-                out.push('\\');
-            }
-            out.push(c);
-        }
-    }
-    let mut out = String::new();
-    for (i, (column, label)) in filters.iter().enumerate() {
-        if i > 0 {
-            out.push(';');
-        }
-        escape(column, &mut out);
-        out.push('=');
-        escape(label, &mut out);
-    }
-    out
-}
 
 /// A result row as the OpenAPI's `DataSetQueryResultViewModel` describes it.
 #[derive(Debug, Deserialize)]
@@ -324,26 +290,6 @@ mod tests {
     use crate::error::EesErrorKind;
     use crate::meta::{Meta, resolve};
     use serde_json::json;
-
-    #[test]
-    fn filter_keys_are_sorted_escaped_and_unambiguous() {
-        let key = |pairs: &[(&str, &str)]| {
-            filter_key(
-                &pairs
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                    .collect(),
-            )
-        };
-        assert_eq!(key(&[]), "");
-        assert_eq!(key(&[("b", "2"), ("a", "1")]), "a=1;b=2");
-        // Without escaping these two would both be `a=x;b=y`.
-        let one = key(&[("a", "x;b=y")]);
-        let two = key(&[("a", "x"), ("b", "y")]);
-        assert_ne!(one, two);
-        assert_eq!(one, r"a=x\;b\=y");
-        assert_eq!(key(&[("a", r"back\slash")]), r"a=back\\slash");
-    }
 
     fn resolved(ds: &EesDataSetConfig) -> Resolved {
         let meta: Meta = serde_json::from_value(json!({

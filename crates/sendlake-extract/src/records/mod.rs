@@ -13,7 +13,9 @@
 //!   (`{ type = "csv", delimiter = ";" }`, `{ type = "xlsx", sheet = "Audit" }`), each turned
 //!   into its [`RecordFormat`] by [`FileFormatConfig::format`]: [`CsvFormat`] streams delimited
 //!   text (UTF-8 or Windows-1252) in bounded memory; [`XlsxFormat`] reads one worksheet of an
-//!   Excel workbook (in memory, so files over [`MAX_XLSX_BYTES`] are refused).
+//!   Excel workbook (in memory, so files over [`MAX_XLSX_BYTES`] are refused); [`EesCsvFormat`]
+//!   reads the DfE's published statistics files in long form (the DfE's open data conventions:
+//!   [`Symbol`]s, [`filter_key`]).
 //!
 //! # Reason codes
 //!
@@ -21,10 +23,13 @@
 //! an impossible option), `FILE_ENCODING` (invalid UTF-8), `FILE_NO_HEADER`, `FILE_BAD_HEADER`
 //! (an empty or repeated column name), `FILE_NOT_XLSX`, `FILE_NO_SHEET`, `FILE_TOO_LARGE`.
 //! Record errors: `CSV_FIELD_COUNT` (a row with more or fewer fields than the header),
+//! `EES_CSV_VALUE` (a DfE statistics cell that is neither a number nor a symbol),
 //! `XLSX_CELL_ERROR` (a cell holding an Excel error such as `#N/A`), `XLSX_UNNAMED_CELL` (a
 //! value in a column that has no header).
 
 mod csv;
+mod ees_csv;
+mod open_data;
 mod xlsx;
 
 use std::fmt;
@@ -34,6 +39,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use self::csv::{CsvFormat, Encoding};
+pub use self::ees_csv::EesCsvFormat;
+pub use self::open_data::{CellValue, Symbol, filter_key};
 pub use self::xlsx::{MAX_XLSX_BYTES, MAX_XLSX_CELLS, XlsxFormat};
 
 /// Where a record came from.
@@ -141,6 +148,9 @@ pub enum FileFormatConfig {
     Csv(CsvFormat),
     /// An Excel workbook (`.xlsx`), read by [`XlsxFormat`].
     Xlsx(XlsxFormat),
+    /// The DfE's published statistics in the EES flat CSV layout, one record per row and
+    /// indicator, read by [`EesCsvFormat`].
+    EesCsv(EesCsvFormat),
 }
 
 impl FileFormatConfig {
@@ -149,6 +159,7 @@ impl FileFormatConfig {
         match self {
             Self::Csv(f) => f.name(),
             Self::Xlsx(f) => f.name(),
+            Self::EesCsv(f) => f.name(),
         }
     }
 
@@ -157,6 +168,7 @@ impl FileFormatConfig {
         match self {
             Self::Csv(f) => Box::new(f.clone()),
             Self::Xlsx(f) => Box::new(f.clone()),
+            Self::EesCsv(f) => Box::new(f.clone()),
         }
     }
 }

@@ -1,7 +1,10 @@
-//! Indicator values. The API sends every value as a string: a number, or one of the GSS
-//! symbols the DfE open data standards use in place of a number (send-domain.md §4.4, §8.1;
-//! `dfe-analytical-services/analysts-guide: statistics-production/ud.qmd`, "Data symbols").
+//! The DfE's open data conventions, shared by every reader of its statistics (the EES API
+//! connector in `sendlake-ees`, the [`EesCsvFormat`](super::EesCsvFormat) file reader): the
+//! GSS symbols that stand in for a number (send-domain.md §4.4, §8.1;
+//! `dfe-analytical-services/analysts-guide: statistics-production/ud.qmd`, "Data symbols") and
+//! the canonical key of a row's filter options.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde_json::Number;
@@ -116,9 +119,62 @@ fn number(t: &str) -> Option<Number> {
     t.parse::<f64>().ok().and_then(Number::from_f64)
 }
 
+/// The canonical key of a row's filter options: `column=label` pairs sorted by column,
+/// joined by `;`. `\`, `;` and `=` inside a column or label are escaped with `\`, so two
+/// different option sets never share a key. No filters gives `""`.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// let f = BTreeMap::from([
+///     ("sex".to_owned(), "Total".to_owned()),
+///     ("age_group".to_owned(), "Age 5 to 10".to_owned()),
+/// ]);
+/// assert_eq!(sendlake_extract::records::filter_key(&f), "age_group=Age 5 to 10;sex=Total");
+/// ```
+pub fn filter_key(filters: &BTreeMap<String, String>) -> String {
+    fn escape(s: &str, out: &mut String) {
+        for c in s.chars() {
+            if matches!(c, '\\' | ';' | '=') {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+    }
+    let mut out = String::new();
+    for (i, (column, label)) in filters.iter().enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        escape(column, &mut out);
+        out.push('=');
+        escape(label, &mut out);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filter_keys_are_sorted_escaped_and_unambiguous() {
+        let key = |pairs: &[(&str, &str)]| {
+            filter_key(
+                &pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            )
+        };
+        assert_eq!(key(&[]), "");
+        assert_eq!(key(&[("b", "2"), ("a", "1")]), "a=1;b=2");
+        // Without escaping these two would both be `a=x;b=y`.
+        let one = key(&[("a", "x;b=y")]);
+        let two = key(&[("a", "x"), ("b", "y")]);
+        assert_ne!(one, two);
+        assert_eq!(one, r"a=x\;b\=y");
+        assert_eq!(key(&[("a", r"back\slash")]), r"a=back\\slash");
+    }
 
     #[test]
     fn every_symbol_parses_to_itself_with_a_label() {
