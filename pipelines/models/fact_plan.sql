@@ -1,8 +1,10 @@
 -- EHC plans issued, with 20-week timeliness (docs/kpi-definitions.md, send-domain.md §3.3):
 -- in scope when the assessment outcome is Y, neither the request nor the assessment is
--- historical (H), the plan was not transferred in from another LA, and the request date is
--- known. Within 20 weeks: issued no more than 140 days after the request. Over 20 weeks but
--- under a year: before the request's anniversary (29 February + 1 year = 28 February).
+-- historical (H) and the plan was not transferred in from another LA. Within 20 weeks: issued
+-- no more than 140 days after the request. Over 20 weeks but under a year: before the
+-- request's anniversary (29 February + 1 year = 28 February). A plan whose request date is
+-- unknown stays in scope (the DfE's plans_issued_den keeps it) but in no band: it is never
+-- "within 20 weeks", and has no elapsed time for the averages.
 WITH extras AS (
     -- Per SEN2 request, in one pass: the primary (rank 1) need, whether the plan was
     -- transferred in, and the latest cessation recorded on any return's copy of the plan (a
@@ -59,14 +61,13 @@ cms AS (
     WHERE p.rn = 1
 ),
 plans AS (
-    SELECT *, assessment_outcome = 'Y' AND NOT is_historical AND NOT is_transferred_in
-              AND received_date IS NOT NULL AS scope
+    SELECT *, assessment_outcome = 'Y' AND NOT is_historical AND NOT is_transferred_in AS scope
     FROM (SELECT * FROM sen2 UNION ALL SELECT * FROM cms) u
 )
 SELECT person_key, la_code, source_system, request_ref, received_date, start_date,
        CAST(start_date - received_date AS INT) AS days_to_issue,
        CAST(start_date - received_date AS DOUBLE) / 7.0 AS weeks_to_issue,
-       CASE WHEN COALESCE(scope, false) THEN
+       CASE WHEN COALESCE(scope, false) AND received_date IS NOT NULL THEN
             CASE WHEN start_date - received_date <= 140 THEN 'within_20_weeks'
                  WHEN start_date < received_date + INTERVAL '1 year' THEN 'gt20weeks_ltyear'
                  ELSE 'gt_1_year' END

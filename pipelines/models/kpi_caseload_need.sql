@@ -31,17 +31,11 @@ local_rows AS (
 ),
 -- The DfE's 'EHC plans by primary need': number_<need> columns become rows; ehc_plans is the total.
 dfe_long AS (
-    SELECT 'calendar_year' AS period_type, CAST(CAST(CAST(substr(e.time_period, 1, 4) AS INT) + 1 AS VARCHAR) || '-01-01' AS DATE) AS period_start,
-           CASE e.geographic_level WHEN 'Local authority' THEN 'la' WHEN 'Regional' THEN 'region' ELSE 'national' END AS geography_level,
-           CASE e.geographic_level WHEN 'Local authority' THEN e.la_code WHEN 'Regional' THEN COALESCE(e.region_code, e.location_code) ELSE COALESCE(e.country_code, e.location_code, 'E92000001') END AS geography_code,
-           CASE WHEN e.geographic_level = 'Local authority' THEN e.la_code END AS la_code,
-           e.indicator, e.value
-    FROM ees_observation e
-    WHERE e.time_identifier = 'Academic year'
-      AND e.geographic_level IN ('Local authority', 'Regional', 'National')
-      AND (e.indicator = 'ehc_plans' OR starts_with(e.indicator, 'number_'))
-      AND COALESCE(e.filter_key, 'age_group=Total') = 'age_group=Total'
-      AND e.data_set_id IN (SELECT DISTINCT data_set_id FROM ees_observation WHERE starts_with(indicator, 'number_'))
+    SELECT f.*
+    FROM dfe_figure f
+    WHERE f.filter_key = ''
+      AND (f.indicator = 'ehc_plans' OR starts_with(f.indicator, 'number_'))
+      AND f.data_set_id IN (SELECT DISTINCT data_set_id FROM dfe_figure WHERE starts_with(indicator, 'number_'))
 ),
 dfe_rows AS (
     SELECT n.period_type, n.period_start, n.geography_level, n.geography_code, n.la_code,

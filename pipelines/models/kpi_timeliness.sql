@@ -54,6 +54,14 @@ dfe_map AS (
         ('pc_plans_issued_20_weeks_ex', '', 'pc_plans_issued_20_weeks_ex'),
         ('avg_weeks_issue_plan', '', 'avg_weeks_issue_plan'),
         ('avg_weeks_issue_plan_exc', '', 'avg_weeks_issue_plan_exc'),
+        ('plans_issued_gt20weeks_ltyear', '', 'plans_issued_gt20weeks_ltyear'),
+        ('plans_issued_gt20weeks_ltyear_ex', '', 'plans_issued_gt20weeks_ltyear_ex'),
+        ('pc_plans_issued_gt20weeks_ltyear', '', 'pc_plans_issued_gt20weeks_ltyear'),
+        ('pc_plans_issued_gt20weeks_ltyear_ex', '', 'pc_plans_issued_gt20weeks_ltyear_ex'),
+        ('plans_issued_gt_1_year', '', 'plans_issued_gt_1_year'),
+        ('plans_issued_gt_1_year_ex', '', 'plans_issued_gt_1_year_ex'),
+        ('pc_plans_issued_gt_1_year', '', 'pc_plans_issued_gt_1_year'),
+        ('pc_plans_issued_gt_1_year_ex', '', 'pc_plans_issued_gt_1_year_ex'),
         ('new_ehc_plans', 'exceptions=Including exceptions', 'plans_issued_den'),
         ('new_ehc_plans', 'exceptions=Excluding exceptions', 'plans_issued_den_ex'),
         ('within_20_weeks', 'exceptions=Including exceptions', 'plans_issued_within_20_weeks'),
@@ -63,16 +71,10 @@ dfe_map AS (
     ) AS m(indicator, filter_key, kpi_column)
 ),
 dfe_rows AS (
-    SELECT 'calendar_year' AS period_type,
-           CAST(substr(e.time_period, 1, 4) || '-01-01' AS DATE) AS period_start,
-           CASE e.geographic_level WHEN 'Local authority' THEN 'la' WHEN 'Regional' THEN 'region' ELSE 'national' END AS geography_level,
-           CASE e.geographic_level WHEN 'Local authority' THEN e.la_code WHEN 'Regional' THEN COALESCE(e.region_code, e.location_code) ELSE COALESCE(e.country_code, e.location_code, 'E92000001') END AS geography_code,
-           CASE WHEN e.geographic_level = 'Local authority' THEN e.la_code END AS la_code,
-           m.kpi_column, e.value, e.status
-    FROM ees_observation e
-    JOIN dfe_map m ON m.indicator = e.indicator AND m.filter_key = COALESCE(e.filter_key, '')
-    WHERE e.time_identifier = 'Calendar year'
-      AND e.geographic_level IN ('Local authority', 'Regional', 'National')
+    SELECT f.period_type, f.period_start, f.geography_level, f.geography_code, f.la_code,
+           m.kpi_column, f.value, f.status
+    FROM dfe_figure f
+    JOIN dfe_map m ON m.indicator = f.indicator AND m.filter_key = f.filter_key
 ),
 dfe AS (
     SELECT period_type, period_start, geography_level, geography_code, la_code, 'dfe_published' AS source,
@@ -80,18 +82,18 @@ dfe AS (
            CAST(max(CASE WHEN kpi_column = 'plans_issued_den_ex' THEN value END) AS BIGINT) AS plans_issued_den_ex,
            CAST(max(CASE WHEN kpi_column = 'plans_issued_within_20_weeks' THEN value END) AS BIGINT) AS plans_issued_within_20_weeks,
            CAST(max(CASE WHEN kpi_column = 'plans_issued_20_weeks_ex' THEN value END) AS BIGINT) AS plans_issued_20_weeks_ex,
-           CAST(NULL AS BIGINT) AS plans_issued_gt20weeks_ltyear,
-           CAST(NULL AS BIGINT) AS plans_issued_gt20weeks_ltyear_ex,
-           CAST(NULL AS BIGINT) AS plans_issued_gt_1_year,
-           CAST(NULL AS BIGINT) AS plans_issued_gt_1_year_ex,
+           CAST(max(CASE WHEN kpi_column = 'plans_issued_gt20weeks_ltyear' THEN value END) AS BIGINT) AS plans_issued_gt20weeks_ltyear,
+           CAST(max(CASE WHEN kpi_column = 'plans_issued_gt20weeks_ltyear_ex' THEN value END) AS BIGINT) AS plans_issued_gt20weeks_ltyear_ex,
+           CAST(max(CASE WHEN kpi_column = 'plans_issued_gt_1_year' THEN value END) AS BIGINT) AS plans_issued_gt_1_year,
+           CAST(max(CASE WHEN kpi_column = 'plans_issued_gt_1_year_ex' THEN value END) AS BIGINT) AS plans_issued_gt_1_year_ex,
            max(CASE WHEN kpi_column = 'avg_weeks_issue_plan' THEN value END) AS avg_weeks_issue_plan,
            max(CASE WHEN kpi_column = 'avg_weeks_issue_plan_exc' THEN value END) AS avg_weeks_issue_plan_exc,
            max(CASE WHEN kpi_column = 'pc_plans_issued_within_20_weeks' THEN value END) AS pc_plans_issued_within_20_weeks,
            max(CASE WHEN kpi_column = 'pc_plans_issued_20_weeks_ex' THEN value END) AS pc_plans_issued_20_weeks_ex,
-           CAST(NULL AS DOUBLE) AS pc_plans_issued_gt20weeks_ltyear,
-           CAST(NULL AS DOUBLE) AS pc_plans_issued_gt20weeks_ltyear_ex,
-           CAST(NULL AS DOUBLE) AS pc_plans_issued_gt_1_year,
-           CAST(NULL AS DOUBLE) AS pc_plans_issued_gt_1_year_ex,
+           max(CASE WHEN kpi_column = 'pc_plans_issued_gt20weeks_ltyear' THEN value END) AS pc_plans_issued_gt20weeks_ltyear,
+           max(CASE WHEN kpi_column = 'pc_plans_issued_gt20weeks_ltyear_ex' THEN value END) AS pc_plans_issued_gt20weeks_ltyear_ex,
+           max(CASE WHEN kpi_column = 'pc_plans_issued_gt_1_year' THEN value END) AS pc_plans_issued_gt_1_year,
+           max(CASE WHEN kpi_column = 'pc_plans_issued_gt_1_year_ex' THEN value END) AS pc_plans_issued_gt_1_year_ex,
            max(CASE WHEN kpi_column = 'pc_plans_issued_within_20_weeks' THEN status END) AS pc_plans_issued_within_20_weeks_status,
            max(CASE WHEN kpi_column = 'pc_plans_issued_20_weeks_ex' THEN status END) AS pc_plans_issued_20_weeks_ex_status
     FROM dfe_rows

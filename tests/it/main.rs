@@ -12,6 +12,7 @@ mod declared_sources;
 mod deploy;
 mod dictionary;
 mod idempotence;
+mod kpi_oracle;
 mod logs;
 mod models;
 mod mutations;

@@ -180,11 +180,12 @@ async fn leap_day_counts_as_a_day_and_29_february_anniversary_is_28_february() {
 }
 
 // ---------------------------------------------------------------------------------------
-// 3. A request received in December and decided in January belongs to December's year.
+// 3. A request received in December and decided in January: December's request, January's
+//    decision (the DfE counts decisions in the year they are made, send-domain.md §3.5).
 // ---------------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn request_received_in_december_and_decided_in_january_counts_in_the_year_received() {
+async fn a_request_counts_in_the_year_received_and_its_decision_in_the_year_decided() {
     let t = TestLake::new();
     let mut i = Inputs::new();
     // The 2025 return (census 16 January 2025) holds the request undecided (A); the 2026
@@ -219,7 +220,8 @@ async fn request_received_in_december_and_decided_in_january_counts_in_the_year_
 
     let kpi = t.read("kpi_requests").await;
     let y2024 = kpi.row(&la_year("2024-01-01"));
-    // One request received in 2024, decided (Y) within 6 weeks: 1 / 1 = 100 %.
+    // Received in 2024: one request, agreed (Y): request_assess_pc = 1 / 1 received = 100 %.
+    // No decision was made in 2024, so 2024 has no 6-week figure.
     y2024.assert_ints(&[
         ("requests_received_in_year", 1),
         ("requests_decided_to_assess", 1),
@@ -227,23 +229,35 @@ async fn request_received_in_december_and_decided_in_january_counts_in_the_year_
         ("requests_decision_not_made", 0),
         ("requests_withdrawn", 0),
         ("requests_decided", 1),
+        ("request_decisions_in_year", 0),
+        ("request_outcome_six_weeks", 0),
+        ("request_outcome_over_6_weeks", 0),
+    ]);
+    y2024.assert_float("request_assess_pc", 100.0);
+    assert_eq!(y2024.float("request_outcome_six_weeks_pc"), None);
+    // Decided in 2025: one decision, within 6 weeks: 1 / 1 = 100 %, and no request received.
+    // So 2025's six + over (1) exceeds its requests received (0), as the DfE's files can.
+    let y2025 = kpi.row(&la_year("2025-01-01"));
+    y2025.assert_ints(&[
+        ("requests_received_in_year", 0),
+        ("requests_decided", 0),
+        ("request_decisions_in_year", 1),
         ("request_outcome_six_weeks", 1),
         ("request_outcome_over_6_weeks", 0),
     ]);
-    y2024.assert_float("request_outcome_six_weeks_pc", 100.0);
-    y2024.assert_float("request_assess_pc", 100.0);
+    y2025.assert_float("request_outcome_six_weeks_pc", 100.0);
+    assert_eq!(y2025.float("request_assess_pc"), None);
     // targets.csv: 90 % for LAs: 100 ≥ 90 → green.
-    assert_eq!(y2024.text("rag_status").as_deref(), Some("green"));
-    // December 2024's month row has it; 2025 (year or January) has no SEN2 row at all.
+    assert_eq!(y2025.text("rag_status").as_deref(), Some("green"));
+    // The month rows split the same way: December 2024 the request, January 2025 the decision.
     kpi.row(&la_month("2024-12-01")).assert_ints(&[
         ("requests_received_in_year", 1),
+        ("request_outcome_six_weeks", 0),
+    ]);
+    kpi.row(&la_month("2025-01-01")).assert_ints(&[
+        ("requests_received_in_year", 0),
         ("request_outcome_six_weeks", 1),
     ]);
-    assert!(
-        kpi.find(&[("source", "sen2"), ("period_start", "2025-01-01")])
-            .is_empty(),
-        "the request was decided in January 2025 but received in December 2024"
-    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1127,4 +1141,153 @@ async fn a_duplicated_primary_key_blocks_the_table_with_its_exact_count() {
         assert_eq!(c.status, CheckStatus::Pass, "{}: {}", c.name, c.detail);
         assert_eq!(c.failing_rows, Some(0));
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// The DfE's denominators (send-domain.md §3.5): request shares over requests received, the
+// 6-week share over decisions made in the year, plans without a request date in the 20-week
+// denominator.
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_shares_are_of_requests_received_and_six_weeks_of_decisions_made() {
+    let t = TestLake::new();
+    let mut i = Inputs::new();
+    let request = |i: &mut Inputs, key: &str, child: &str, received: &str| {
+        i.child(child, "SG1").add(
+            "request",
+            &[
+                ("request_key", key),
+                ("person_key", child),
+                ("received_date", received),
+            ],
+        );
+    };
+    // Received in 2024, five requests:
+    //   r1 agreed (Y) 21 March: 1 Mar → 21 Mar = 20 days, within 6 weeks;
+    //   r2 refused (N) 20 April: 31 (to 1 Apr) + 19 = 50 days, over 6 weeks;
+    //   r3 withdrawn (W); r4 and r5 not decided yet (A).
+    // Received in 2023: r6, agreed (Y) 5 January 2024: 30 (to 1 Dec) + 31 (to 1 Jan) + 4
+    //   = 65 days, over 6 weeks; a decision made in 2024.
+    for (key, child) in [
+        ("r1", "c1"),
+        ("r2", "c2"),
+        ("r3", "c3"),
+        ("r4", "c4"),
+        ("r5", "c5"),
+    ] {
+        request(&mut i, key, child, "2024-03-01");
+    }
+    request(&mut i, "r6", "c6", "2023-11-01");
+    i.set("request", "r1", "request_outcome", "Y")
+        .set("request", "r1", "request_outcome_date", "2024-03-21")
+        .set("request", "r2", "request_outcome", "N")
+        .set("request", "r2", "request_outcome_date", "2024-04-20")
+        .set("request", "r3", "request_outcome", "W")
+        .set("request", "r3", "request_outcome_date", "2024-03-10")
+        .set("request", "r4", "request_outcome", "A")
+        .set("request", "r5", "request_outcome", "A")
+        .set("request", "r6", "request_outcome", "Y")
+        .set("request", "r6", "request_outcome_date", "2024-01-05");
+    t.build(&i).await;
+
+    let kpi = t.read("kpi_requests").await;
+    let y2024 = kpi.row(&la_year("2024-01-01"));
+    y2024.assert_ints(&[
+        ("requests_received_in_year", 5),
+        ("requests_decided_to_assess", 1),
+        ("requests_decided_not_to_assess", 1),
+        ("requests_withdrawn", 1),
+        ("requests_decision_not_made", 2),
+        ("requests_decided", 2),
+        // Decisions made in 2024: r1 (20 days), r2 (50), r6 (65).
+        ("request_decisions_in_year", 3),
+        ("request_outcome_six_weeks", 1),
+        ("request_outcome_over_6_weeks", 2),
+    ]);
+    // Over the 5 requests received, not over the 2 decided (which would give 50 %).
+    y2024.assert_float("request_assess_pc", 20.0);
+    y2024.assert_float("request_not_assess_pc", 20.0);
+    y2024.assert_float("request_withdrawn_pc", 20.0);
+    y2024.assert_float("request_outstanding_pc", 40.0);
+    // 1 of the 3 decisions made in 2024.
+    y2024.assert_float("request_outcome_six_weeks_pc", 100.0 / 3.0);
+    y2024.assert_float("request_outcome_over_6_weeks_pc", 200.0 / 3.0);
+    // 2023: r6 received, agreed; no decision made in 2023.
+    let y2023 = kpi.row(&la_year("2023-01-01"));
+    y2023.assert_ints(&[
+        ("requests_received_in_year", 1),
+        ("requests_decided_to_assess", 1),
+        ("request_decisions_in_year", 0),
+    ]);
+    y2023.assert_float("request_assess_pc", 100.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_without_a_request_date_is_in_the_20_week_denominator_and_in_no_band() {
+    let t = TestLake::new();
+    let mut i = Inputs::new();
+    // r1: 1 March → 5 July 2024 = 126 days = 18 weeks, within.
+    // r2: issued 1 June 2024, its request date not recorded.
+    i.child("c1", "SG1")
+        .issued_plan("r1", "c1", "2024-03-01", "2024-07-05")
+        .child("c2", "SG1")
+        .issued_plan("r2", "c2", "2024-01-02", "2024-06-01")
+        .unset("request", "r2", "received_date");
+    t.build(&i).await;
+
+    let r2 = t.read("fact_plan").await.row(&sen2_plan("r2"));
+    assert_eq!(r2.bool("in_timeliness_scope"), Some(true));
+    assert_eq!(r2.text("timeliness_band"), None);
+    assert_eq!(r2.int("days_to_issue"), None);
+
+    let y2024 = t.read("kpi_timeliness").await.row(&la_year("2024-01-01"));
+    // Two plans issued, one within 20 weeks: 1 / 2 = 50 %; the bands hold only r1.
+    y2024.assert_ints(&[
+        ("plans_issued_den", 2),
+        ("plans_issued_den_ex", 2),
+        ("plans_issued_within_20_weeks", 1),
+        ("plans_issued_20_weeks_ex", 1),
+        ("plans_issued_gt20weeks_ltyear", 0),
+        ("plans_issued_gt_1_year", 0),
+    ]);
+    y2024.assert_float("pc_plans_issued_within_20_weeks", 50.0);
+    y2024.assert_float("pc_plans_issued_20_weeks_ex", 50.0);
+    // The average is over plans with an elapsed time: r1's 18 weeks.
+    y2024.assert_float("avg_weeks_issue_plan", 18.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_review_decision_dated_before_its_meeting_is_not_within_4_weeks() {
+    let t = TestLake::new();
+    let mut i = Inputs::new();
+    // Two plans issued in 2022, active at the January 2026 census (15 January 2026), each
+    // reviewed on 1 October 2025: c1's decision 15 October (14 days, within 4 weeks), c2's
+    // dated 1 September, before the meeting (an earlier review's date).
+    for (child, request, decision) in [("c1", "r1", "2025-10-15"), ("c2", "r2", "2025-09-01")] {
+        i.child(child, "SG1")
+            .issued_plan(request, child, "2022-01-10", "2022-05-02")
+            .add(
+                "active_plan",
+                &[
+                    ("request_key", request),
+                    ("person_key", child),
+                    ("review_meeting_date", "2025-10-01"),
+                    ("last_review_date", decision),
+                ],
+            );
+    }
+    t.build(&i).await;
+
+    let y2026 = t
+        .read("kpi_annual_reviews")
+        .await
+        .row(&la_year("2026-01-01"));
+    y2026.assert_ints(&[
+        ("plans_due_review", 2),
+        ("reviews_within_12_months", 2),
+        ("reviews_with_decision", 2),
+        ("reviews_decision_within_4_weeks", 1),
+    ]);
+    y2026.assert_float("pc_reviews_decision_within_4_weeks", 50.0);
 }

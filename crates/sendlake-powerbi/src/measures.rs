@@ -156,18 +156,18 @@ pub fn measures(tables: &BTreeSet<&str>) -> Vec<Measure> {
     add(
         r,
         "Requests agreed (%)",
-        rate(r, "requests_decided_to_assess", "requests_decided"),
+        rate(r, "requests_decided_to_assess", "requests_received_in_year"),
         "0.0",
         "Requests",
-        "Of the requests decided, the percentage the LA agreed to assess.",
+        "Of the requests received in the period, the percentage the LA agreed to assess (the DfE's request_assess_pc).",
     );
     add(
         r,
         "Decided within 6 weeks (%)",
-        rate(r, "request_outcome_six_weeks", "requests_decided"),
+        rate(r, "request_outcome_six_weeks", "request_decisions_in_year"),
         "0.0",
         "Requests",
-        "Of the requests decided, the percentage decided within 6 weeks (42 days) of the request.",
+        "Of the decisions made in the period (whenever the request came), the percentage made within 6 weeks (42 days) of the request (the DfE's request_outcome_six_weeks_pc).",
     );
     let h = "kpi_health_waits";
     add(

@@ -94,17 +94,26 @@ impl Inputs {
 
     /// Sets `column` on the row of `table` whose `request_key` is `request` (added before).
     pub fn set(&mut self, table: &str, request: &str, column: &str, value: &str) -> &mut Self {
-        let row = self
-            .tables
+        self.request_row(table, request)
+            .insert(column.to_owned(), value.to_owned());
+        self
+    }
+
+    /// Makes `column` null on the row of `table` whose `request_key` is `request`.
+    pub fn unset(&mut self, table: &str, request: &str, column: &str) -> &mut Self {
+        self.request_row(table, request).remove(column);
+        self
+    }
+
+    fn request_row(&mut self, table: &str, request: &str) -> &mut BTreeMap<String, String> {
+        self.tables
             .get_mut(table)
             .and_then(|rows| {
                 rows.iter_mut()
                     .rev()
                     .find(|r| r.get("request_key").map(String::as_str) == Some(request))
             })
-            .unwrap_or_else(|| panic!("no {table} row for request {request}"));
-        row.insert(column.to_owned(), value.to_owned());
-        self
+            .unwrap_or_else(|| panic!("no {table} row for request {request}"))
     }
 
     /// A child in the current return, living in `postcode_district` (LA 919).

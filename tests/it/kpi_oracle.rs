@@ -1,0 +1,554 @@
+//! The published KPI tables against a second, independent computation: generated SEN2 returns
+//! are read here with a plain XML event loop (not sendlake's reader, conformer or SQL), the
+//! DfE's definitions (send-domain.md §3.5, docs/kpi-definitions.md) are applied in Rust, and
+//! every LA × calendar-year cell of `kpi_requests`, `kpi_timeliness` and `kpi_caseload_need`
+//! must equal what this computes.
+//!
+//! The same figures, written out in the DfE's own file layout, are then loaded as the DfE's
+//! published statistics (`pipelines/sources/dfe_files.toml`): the reconciliation with the DfE
+//! must show no difference, and a planted one-plan difference must be reported.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use arrow_array::{Array, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch};
+use chrono::{Datelike, NaiveDate};
+use quick_xml::events::Event;
+use sendlake_model::CheckStatus;
+
+use crate::support::*;
+
+/// One `Requests` element of a return, as far as the KPIs need it.
+#[derive(Debug, Default, Clone)]
+struct Request {
+    received: Option<NaiveDate>,
+    outcome: Option<String>,
+    outcome_date: Option<NaiveDate>,
+    assessment_outcome: Option<String>,
+    week20: bool,
+    plan_start: Option<NaiveDate>,
+    active: bool,
+    transferred_in: bool,
+    needs: Vec<(String, String)>,
+}
+
+/// One return: its LA, its census year and its requests.
+struct Return {
+    la: String,
+    census_year: i32,
+    requests: Vec<Request>,
+}
+
+fn date(text: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()
+}
+
+/// Reads a return with quick-xml's event loop: the path of open elements says what a text is.
+fn read_return(path: &Path) -> Return {
+    let xml = std::fs::read_to_string(path).unwrap();
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let mut stack: Vec<String> = Vec::new();
+    let mut out = Return {
+        la: String::new(),
+        census_year: 0,
+        requests: Vec::new(),
+    };
+    let mut current: Option<Request> = None;
+    let mut need: (String, String) = Default::default();
+    loop {
+        match reader.read_event().unwrap() {
+            Event::Start(e) => {
+                let name = String::from_utf8(e.name().as_ref().to_vec()).unwrap();
+                match name.as_str() {
+                    "Requests" => current = Some(Request::default()),
+                    "ActivePlans" => {
+                        if let Some(r) = current.as_mut() {
+                            r.active = true;
+                        }
+                    }
+                    "SENneed" => need = Default::default(),
+                    _ => {}
+                }
+                stack.push(name);
+            }
+            Event::End(_) => {
+                let name = stack.pop().unwrap();
+                match name.as_str() {
+                    "Requests" => out.requests.push(current.take().unwrap()),
+                    "SENneed" => {
+                        if let Some(r) = current.as_mut() {
+                            r.needs.push(std::mem::take(&mut need));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Event::Text(t) => {
+                let text = std::str::from_utf8(&t).unwrap().trim().to_owned();
+                if text.is_empty() {
+                    continue;
+                }
+                let leaf = stack.last().map(String::as_str).unwrap_or_default();
+                let parent = stack
+                    .len()
+                    .checked_sub(2)
+                    .map(|i| stack[i].as_str())
+                    .unwrap_or_default();
+                match (parent, leaf) {
+                    ("Source", "LEA") => out.la = text.clone(),
+                    ("CollectionDetails", "Year") => out.census_year = text.parse().unwrap(),
+                    _ => {}
+                }
+                let Some(r) = current.as_mut() else { continue };
+                match (parent, leaf) {
+                    ("Requests", "ReceivedDate") => r.received = date(&text),
+                    ("Requests", "RequestOutcome") => r.outcome = Some(text),
+                    ("Requests", "RequestOutcomeDate") => r.outcome_date = date(&text),
+                    ("Assessment", "AssessmentOutcome") => r.assessment_outcome = Some(text),
+                    ("Assessment", "Week20") => r.week20 = matches!(text.as_str(), "1" | "true"),
+                    ("NamedPlan", "StartDate") => r.plan_start = date(&text),
+                    ("ActivePlans", "TransferLA") => r.transferred_in = true,
+                    ("SENneed", "SENtype") => need.0 = text,
+                    ("SENneed", "SENtypeRank") => need.1 = text,
+                    _ => {}
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The DfE's requests figures for one LA and calendar year.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct RequestFigures {
+    received: i64,
+    agreed: i64,
+    refused: i64,
+    not_made: i64,
+    withdrawn: i64,
+    decisions: i64,
+    six_weeks: i64,
+    over_six_weeks: i64,
+}
+
+/// The DfE's 20-week timeliness figures for one LA and calendar year.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct TimelinessFigures {
+    den: i64,
+    den_ex: i64,
+    within: i64,
+    within_ex: i64,
+}
+
+#[derive(Default)]
+struct Oracle {
+    requests: BTreeMap<(String, i32), RequestFigures>,
+    timeliness: BTreeMap<(String, i32), TimelinessFigures>,
+    /// (LA, census year) → primary need → plans active on census day.
+    caseload: BTreeMap<(String, i32), BTreeMap<String, i64>>,
+}
+
+fn pc(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| 100.0 * part as f64 / whole as f64)
+}
+
+impl Oracle {
+    /// The DfE's definitions, applied to the returns (send-domain.md §3.3, §3.5).
+    fn compute(returns: &[Return]) -> Self {
+        let mut o = Oracle::default();
+        for ret in returns {
+            let la = ret.la.clone();
+            for r in &ret.requests {
+                let outcome = r.outcome.as_deref();
+                // Requests received in the year: historical (H) ones are not.
+                if let Some(received) = r.received
+                    && outcome != Some("H")
+                {
+                    let f = o.requests.entry((la.clone(), received.year())).or_default();
+                    f.received += 1;
+                    match outcome {
+                        Some("Y") => f.agreed += 1,
+                        Some("N") => f.refused += 1,
+                        Some("W") => f.withdrawn += 1,
+                        _ => f.not_made += 1,
+                    }
+                }
+                // Decisions made in the year, within 6 weeks (42 days) of the request or not.
+                if matches!(outcome, Some("Y" | "N"))
+                    && let Some(decided) = r.outcome_date
+                {
+                    let f = o.requests.entry((la.clone(), decided.year())).or_default();
+                    f.decisions += 1;
+                    match r.received {
+                        Some(received) if (decided - received).num_days() <= 42 => {
+                            f.six_weeks += 1;
+                        }
+                        _ => f.over_six_weeks += 1,
+                    }
+                }
+                // New plans issued in the year: assessed Y, nothing historical, not transferred
+                // in; a plan with no request date counts, in no band.
+                if let Some(start) = r.plan_start
+                    && r.assessment_outcome.as_deref() == Some("Y")
+                    && outcome != Some("H")
+                    && !r.transferred_in
+                {
+                    let f = o.timeliness.entry((la.clone(), start.year())).or_default();
+                    let within = r
+                        .received
+                        .is_some_and(|received| (start - received).num_days() <= 140);
+                    f.den += 1;
+                    f.within += i64::from(within);
+                    if !r.week20 {
+                        f.den_ex += 1;
+                        f.within_ex += i64::from(within);
+                    }
+                }
+                // The caseload on census day, by primary (rank 1) need.
+                if r.active {
+                    let need = r
+                        .needs
+                        .iter()
+                        .find(|(_, rank)| rank == "1")
+                        .map_or_else(|| "unknown".to_owned(), |(t, _)| t.clone());
+                    *o.caseload
+                        .entry((la.clone(), ret.census_year))
+                        .or_default()
+                        .entry(need)
+                        .or_default() += 1;
+                }
+            }
+        }
+        o
+    }
+}
+
+/// A published table's `sen2` LA calendar-year rows, keyed by (LA, year[, extra key column]).
+struct Cells {
+    rows: BTreeMap<(String, i32, String), BTreeMap<String, Option<f64>>>,
+}
+
+impl Cells {
+    fn read(ws: &Workspace, table: &str, source: &str, extra_key: Option<&str>) -> Self {
+        let mut rows = BTreeMap::new();
+        for b in ws.read("published", table) {
+            let text = |c: &str| strings(std::slice::from_ref(&b), c);
+            let (types, levels, codes, sources) = (
+                text("period_type"),
+                text("geography_level"),
+                text("geography_code"),
+                text("source"),
+            );
+            let extra = extra_key.map(text);
+            let years = years(&b);
+            for i in 0..b.num_rows() {
+                if types[i].as_deref() != Some("calendar_year")
+                    || levels[i].as_deref() != Some("la")
+                    || sources[i].as_deref() != Some(source)
+                {
+                    continue;
+                }
+                let year = years[i];
+                let key = (
+                    codes[i].clone().unwrap(),
+                    year,
+                    extra
+                        .as_ref()
+                        .map(|e| e[i].clone().unwrap_or_default())
+                        .unwrap_or_default(),
+                );
+                rows.insert(key, numbers(&b, i));
+            }
+        }
+        Self { rows }
+    }
+
+    fn get(&self, la: &str, year: i32, extra: &str) -> &BTreeMap<String, Option<f64>> {
+        self.rows
+            .get(&(la.to_owned(), year, extra.to_owned()))
+            .unwrap_or_else(|| panic!("no row for LA {la}, {year} {extra}"))
+    }
+}
+
+/// The year of each row's `period_start`.
+fn years(b: &RecordBatch) -> Vec<i32> {
+    let starts = b
+        .column_by_name("period_start")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Date32Array>()
+        .unwrap();
+    (0..b.num_rows())
+        .map(|i| starts.value_as_date(i).unwrap().year())
+        .collect()
+}
+
+/// Every numeric cell of row `i`, as f64 (null as None).
+fn numbers(b: &RecordBatch, i: usize) -> BTreeMap<String, Option<f64>> {
+    let mut out = BTreeMap::new();
+    for (f, col) in b.schema().fields().iter().zip(b.columns()) {
+        let any = col.as_any();
+        let v = if let Some(a) = any.downcast_ref::<Int64Array>() {
+            a.is_valid(i).then(|| a.value(i) as f64)
+        } else if let Some(a) = any.downcast_ref::<Float64Array>() {
+            a.is_valid(i).then(|| a.value(i))
+        } else if let Some(a) = any.downcast_ref::<BooleanArray>() {
+            a.is_valid(i).then(|| f64::from(u8::from(a.value(i))))
+        } else {
+            continue;
+        };
+        out.insert(f.name().clone(), v);
+    }
+    out
+}
+
+/// Asserts each (column, expected) of a row; an expected `None` is a null cell.
+fn assert_cells(
+    label: &str,
+    row: &BTreeMap<String, Option<f64>>,
+    expected: &[(&str, Option<f64>)],
+) {
+    for (column, want) in expected {
+        let got = row
+            .get(*column)
+            .unwrap_or_else(|| panic!("{label}: no column {column}"));
+        match (got, want) {
+            (Some(g), Some(w)) => assert!(
+                (g - w).abs() < 1e-9,
+                "{label}: {column} = {g}, the independent computation gives {w}"
+            ),
+            (None, None) => {}
+            _ => panic!("{label}: {column} = {got:?}, the independent computation gives {want:?}"),
+        }
+    }
+}
+
+fn n(v: i64) -> Option<f64> {
+    Some(v as f64)
+}
+
+/// The pipeline: the generated returns, the DfE's files (if any) and the models, unsuppressed.
+fn pipeline(ws: &Workspace) -> PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let abs = |p: &str| repo.join(p).canonicalize().unwrap().display().to_string();
+    let text = format!(
+        "[pipeline]\nname = \"oracle\"\n[store]\nurl = \"lake\"\n\
+         [[sources]]\ntype = \"sen2_xml\"\nname = \"sen2\"\npath = \"inputs/sen2\"\n\
+         [[sources]]\ntype = \"source_file\"\nfile = {:?}\npath = {:?}\n\
+         [models]\ndir = {:?}\n[models.publish]\nsuppress_max = 0\nmin_rate_denominator = 1\n",
+        abs("pipelines/sources/dfe_files.toml"),
+        ws.inputs("dfe").display().to_string(),
+        abs("pipelines/models"),
+    );
+    let p = ws.dir.path().join("oracle.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// The oracle's figures in the DfE's own file layout (as `timeliness_20_week.csv` and
+/// `requests.csv`), percentages to one decimal place as the DfE writes them.
+fn dfe_files(o: &Oracle, dir: &Path, plant: Option<(&str, i32)>) {
+    let head = "time_period,time_identifier,geographic_level,country_code,country_name,region_code,region_name,new_la_code,old_la_code,la_name,breakdown_topic,breakdown";
+    let round = |v: Option<f64>| v.map_or_else(|| "z".to_owned(), |v| format!("{v:.1}"));
+    let mut t = format!(
+        "{head},plans_issued_den,plans_issued_den_ex,plans_issued_within_20_weeks,plans_issued_20_weeks_ex,pc_plans_issued_within_20_weeks,pc_plans_issued_20_weeks_ex\n"
+    );
+    for ((la, year), f) in &o.timeliness {
+        let den = f.den + i64::from(plant == Some((la.as_str(), *year)));
+        writeln!(
+            t,
+            "{year},Calendar year,Local authority,E92000001,England,E12000006,East of England,E0000{la},{la},\"Synthetic, LA {la}\",All EHC plans,All EHC plans,{den},{},{},{},{},{}",
+            f.den_ex,
+            f.within,
+            f.within_ex,
+            round(pc(f.within, f.den)),
+            round(pc(f.within_ex, f.den_ex)),
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.join("timeliness_20_week.csv"), t).unwrap();
+    let mut r = format!(
+        "{head},requests_received_in_year,requests_decided_to_assess,requests_decided_not_to_assess,requests_decision_not_made,requests_withdrawn,request_assess_pc,request_outcome_six_weeks,request_outcome_over_6_weeks,request_outcome_six_weeks_pc\n"
+    );
+    for ((la, year), f) in &o.requests {
+        writeln!(
+            r,
+            "{year},Calendar year,Local authority,E92000001,England,E12000006,East of England,E0000{la},{la},\"Synthetic, LA {la}\",All requests for an EHC needs assessment,All requests for an EHC needs assessment,{},{},{},{},{},{},{},{},{}",
+            f.received,
+            f.agreed,
+            f.refused,
+            f.not_made,
+            f.withdrawn,
+            round(pc(f.agreed, f.received)),
+            f.six_weeks,
+            f.over_six_weeks,
+            round(pc(f.six_weeks, f.decisions)),
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.join("requests.csv"), r).unwrap();
+}
+
+#[test]
+fn kpi_tables_equal_an_independent_computation_and_reconcile_with_the_dfe() {
+    let ws = Workspace::new();
+    let cfg = sendlake_sim::Sen2SimConfig {
+        las: 2,
+        persons_per_la: 400,
+        seed: 11,
+        ..Default::default()
+    };
+    let summary = sendlake_sim::write_sen2_returns(&cfg, &ws.inputs("sen2")).unwrap();
+    let returns: Vec<Return> = summary.files.iter().map(|f| read_return(&f.path)).collect();
+    let o = Oracle::compute(&returns);
+    assert!(o.requests.len() >= 2 && o.timeliness.len() >= 2 && o.caseload.len() == 2);
+    dfe_files(&o, &ws.inputs("dfe"), None);
+
+    let p = pipeline(&ws);
+    let report = ws.run(&p);
+    assert_eq!(report.exit_code(), 0, "{:?}", report.manifest.status);
+
+    // Requests: received in the year and their outcomes; decisions made in the year.
+    let requests = Cells::read(&ws, "kpi_requests", "sen2", None);
+    assert_eq!(
+        requests.rows.len(),
+        o.requests.len(),
+        "one LA-year row per LA and year with a request received or decided"
+    );
+    for ((la, year), f) in &o.requests {
+        assert_cells(
+            &format!("kpi_requests {la} {year}"),
+            requests.get(la, *year, ""),
+            &[
+                ("requests_received_in_year", n(f.received)),
+                ("requests_decided_to_assess", n(f.agreed)),
+                ("requests_decided_not_to_assess", n(f.refused)),
+                ("requests_decision_not_made", n(f.not_made)),
+                ("requests_withdrawn", n(f.withdrawn)),
+                ("request_assess_pc", pc(f.agreed, f.received)),
+                ("request_not_assess_pc", pc(f.refused, f.received)),
+                ("request_outstanding_pc", pc(f.not_made, f.received)),
+                ("request_withdrawn_pc", pc(f.withdrawn, f.received)),
+                ("request_decisions_in_year", n(f.decisions)),
+                ("request_outcome_six_weeks", n(f.six_weeks)),
+                ("request_outcome_over_6_weeks", n(f.over_six_weeks)),
+                ("request_outcome_six_weeks_pc", pc(f.six_weeks, f.decisions)),
+                (
+                    "request_outcome_over_6_weeks_pc",
+                    pc(f.over_six_weeks, f.decisions),
+                ),
+            ],
+        );
+    }
+    // The generator decides some requests in a later year than they came: the two cohorts
+    // differ, so the test can tell them apart.
+    assert!(
+        o.requests
+            .values()
+            .any(|f| f.decisions != f.agreed + f.refused),
+        "the returns never separate requests received from decisions made"
+    );
+
+    // 20-week timeliness.
+    let timeliness = Cells::read(&ws, "kpi_timeliness", "sen2", None);
+    assert_eq!(timeliness.rows.len(), o.timeliness.len());
+    for ((la, year), f) in &o.timeliness {
+        assert_cells(
+            &format!("kpi_timeliness {la} {year}"),
+            timeliness.get(la, *year, ""),
+            &[
+                ("plans_issued_den", n(f.den)),
+                ("plans_issued_den_ex", n(f.den_ex)),
+                ("plans_issued_within_20_weeks", n(f.within)),
+                ("plans_issued_20_weeks_ex", n(f.within_ex)),
+                ("pc_plans_issued_within_20_weeks", pc(f.within, f.den)),
+                ("pc_plans_issued_20_weeks_ex", pc(f.within_ex, f.den_ex)),
+            ],
+        );
+    }
+
+    // The caseload on census day by primary need, and its total.
+    let caseload = Cells::read(&ws, "kpi_caseload_need", "sen2", Some("primary_need"));
+    let cells: usize = o.caseload.values().map(BTreeMap::len).sum();
+    assert_eq!(caseload.rows.len(), cells);
+    for ((la, year), needs) in &o.caseload {
+        let total: i64 = needs.values().sum();
+        for (need, plans) in needs {
+            assert_cells(
+                &format!("kpi_caseload_need {la} {year} {need}"),
+                caseload.get(la, *year, need),
+                &[("ehc_plans", n(*plans)), ("caseload_total", n(total))],
+            );
+        }
+    }
+
+    // The DfE's files computed from the same returns: loaded as `dfe_published` rows, and the
+    // reconciliation finds no difference beyond rounding.
+    let dfe = Cells::read(&ws, "kpi_requests", "dfe_published", None);
+    assert_eq!(dfe.rows.len(), o.requests.len());
+    let recon = ws.read("published", "dfe_reconciliation");
+    let compared = rows(&recon);
+    assert!(
+        compared >= 6 * o.timeliness.len(),
+        "only {compared} figures compared"
+    );
+    let check = |report: &sendlake_pipeline::RunReport| {
+        report
+            .manifest
+            .models
+            .as_ref()
+            .unwrap()
+            .checks
+            .iter()
+            .find(|c| c.name == "dfe_reconciliation: sendlake agrees with the DfE")
+            .cloned()
+            .unwrap()
+    };
+    let agrees = check(&report);
+    assert_eq!(agrees.status, CheckStatus::Pass, "{}", agrees.detail);
+
+    // One plan more in the DfE's figure for one LA and year: reported, as a warning, once.
+    let (la, year) = o.timeliness.keys().next().unwrap().clone();
+    dfe_files(&o, &ws.inputs("dfe"), Some((&la, year)));
+    let report = ws.run(&p);
+    let differs = check(&report);
+    assert_eq!(differs.status, CheckStatus::Warn, "{}", differs.detail);
+    assert_eq!(differs.failing_rows, Some(1));
+    let recon = Cells::read_reconciliation(&ws);
+    assert_eq!(
+        recon.get(&(la.clone(), year, "plans_issued_den".to_owned())),
+        Some(&(-1.0, false)),
+        "sendlake counts one plan fewer than the DfE's planted figure"
+    );
+    assert_eq!(recon.values().filter(|(_, ok)| !ok).count(), 1);
+}
+
+impl Cells {
+    /// `dfe_reconciliation` as (LA, year, column) → (difference, within tolerance).
+    fn read_reconciliation(ws: &Workspace) -> BTreeMap<(String, i32, String), (f64, bool)> {
+        let mut out = BTreeMap::new();
+        for b in ws.read("published", "dfe_reconciliation") {
+            let one = std::slice::from_ref(&b);
+            let (las, columns) = (strings(one, "la_code"), strings(one, "kpi_column"));
+            let years = years(&b);
+            for i in 0..b.num_rows() {
+                let cells = numbers(&b, i);
+                out.insert(
+                    (
+                        las[i].clone().unwrap(),
+                        years[i],
+                        columns[i].clone().unwrap(),
+                    ),
+                    (
+                        cells["difference"].unwrap(),
+                        cells["within_tolerance"] == Some(1.0),
+                    ),
+                );
+            }
+        }
+        out
+    }
+}
