@@ -315,6 +315,16 @@ impl std::fmt::Debug for Sen2Conformer {
 
 const QUARANTINE_TABLE: &str = "quarantine/sen2_rejects";
 
+/// `Person` leaves the person key can be made from (identifiers and the fallback's parts).
+const PERSON_KEY_FIELDS: &[&str] = &[
+    "UPN",
+    "UniqueLearnerNumber",
+    "Forename",
+    "Surname",
+    "PersonBirthDate",
+    "PostCode",
+];
+
 impl Sen2Conformer {
     /// Builds the conformer from every table with a `[sen2]` mapping.
     ///
@@ -899,7 +909,14 @@ impl FileConformer<'_> {
                     format!("element {f} appears more than once"),
                 );
                 p.raw = all_values_json(el, f);
-                verdicts.route(node, &mut values, p, c.severity("DUPLICATE_ELEMENT"));
+                // The person key was made from the first value: with two, which child this
+                // is cannot be told, so the person is rejected whatever the rule file says.
+                let severity = if node_idx == c.root && PERSON_KEY_FIELDS.contains(&f.as_str()) {
+                    Severity::Record
+                } else {
+                    c.severity("DUPLICATE_ELEMENT")
+                };
+                verdicts.route(node, &mut values, p, severity);
             }
         }
         let field_problems = &verdicts.field;

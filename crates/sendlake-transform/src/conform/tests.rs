@@ -448,6 +448,17 @@ fn a_repeated_element_is_nulled_with_both_values_kept() {
     r.assert_all_loaded();
     r.assert_nulled("request", "DUPLICATE_ELEMENT", "RYA", Some(r#"["0","1"]"#));
 
+    // A repeated identifier: which child this is cannot be told.
+    let r = run(&mutate(
+        "<UPN>T919123456789</UPN>",
+        "<UPN>T919123456789</UPN><UPN>A919123456789</UPN>",
+    ));
+    assert_eq!(
+        r.stats.tables["person"].quarantined,
+        counts(&[("DUPLICATE_ELEMENT", 1)])
+    );
+    assert_eq!(r.loaded("request"), 0);
+
     // Sex may not be null in the person table: the person is rejected.
     let r = run(&mutate("<Sex>F</Sex>", "<Sex>F</Sex><Sex>M</Sex>"));
     assert_eq!(
