@@ -617,3 +617,38 @@ fn the_third_party_mock_keeps_its_assessment_stubs() {
     );
     assert_eq!(r.quarantine().len(), 9);
 }
+
+#[test]
+fn every_defect_the_simulator_injects_is_counted_and_nothing_is_lost() {
+    use sendlake_sim::{DefectConfig, Sen2Format, Sen2SimConfig, write_sen2_return};
+    for format in [Sen2Format::V2026, Sen2Format::V2024] {
+        let cfg = Sen2SimConfig {
+            las: 1,
+            persons_per_la: 600,
+            seed: 5,
+            format,
+            defects: Some(DefectConfig::uniform(0.05)),
+            ..Sen2SimConfig::default()
+        };
+        let mut xml = Vec::new();
+        let counts = write_sen2_return(&cfg, 919, 0, &mut xml).unwrap();
+        let r = run(std::str::from_utf8(&xml).unwrap());
+        assert!(counts.defects.total() > 50, "{:?}", counts.defects);
+        // Each injected defect is in the counts under its reason code, nulled or warned...
+        assert_eq!(r.stats.field_rejects, counts.defects.nulled, "{format}");
+        assert_eq!(r.stats.warnings, counts.defects.warned, "{format}");
+        // ...each nulled value is in the quarantine with its reason...
+        let quarantined = r.quarantine();
+        assert!(quarantined.iter().all(|e| e.level == "field"));
+        assert_eq!(
+            quarantined.len() as u64,
+            r.stats.field_rejects.values().sum::<u64>()
+        );
+        // ...and no record was lost.
+        r.assert_all_loaded();
+        assert_eq!(r.loaded("person"), counts.persons);
+        assert_eq!(r.loaded("active_plan"), counts.active_plans);
+        assert_eq!(r.loaded("placement"), counts.placements);
+        assert_eq!(r.loaded("sen_need"), counts.sen_needs);
+    }
+}
