@@ -77,7 +77,8 @@ pub enum Severity {
     File,
     /// The record and its descendants are quarantined.
     Record,
-    /// The value is nulled and quarantined; escalates to `Record` on a mandatory element.
+    /// The value is nulled and quarantined; escalates to `Record` where a column carrying the
+    /// value may not be null.
     Field,
     /// Recorded in the run manifest only.
     Warn,

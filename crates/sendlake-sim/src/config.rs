@@ -6,6 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::SimError;
+use crate::defects::DefectConfig;
 use crate::ids::{MAX_LAS, is_valid_la_code};
 
 /// Largest `persons_per_la` the identifier scheme keeps unique (see `ids.rs`: UPN serials and
@@ -75,6 +76,9 @@ pub struct Sen2SimConfig {
     pub format: Sen2Format,
     /// LA code of the first file; the rest follow from [`crate::la_codes`].
     pub first_la: Option<u16>,
+    /// Defects to inject (off by default: the files are clean). See [`DefectConfig`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defects: Option<DefectConfig>,
 }
 
 impl Default for Sen2SimConfig {
@@ -86,6 +90,7 @@ impl Default for Sen2SimConfig {
             census_year: 2026,
             format: Sen2Format::V2026,
             first_la: Some(919),
+            defects: None,
         }
     }
 }
@@ -123,6 +128,9 @@ impl Sen2SimConfig {
             return Err(SimError::Config(format!(
                 "first_la = {first} is not in the valid UPN LA-code ranges"
             )));
+        }
+        if let Some(defects) = &self.defects {
+            defects.validate()?;
         }
         Ok(())
     }

@@ -1545,7 +1545,7 @@ pub fn quality_audit_rows(cfg: &Sen2SimConfig) -> Result<Vec<QualityAuditRow>, S
             let Some(plan) = request.assessment.as_ref().and_then(|a| a.plan.as_ref()) else {
                 continue;
             };
-            if plan.cease.is_some() {
+            if plan.cease_date.is_some() {
                 continue;
             }
             let mut g = row_rng(b"ehcp-qa-", k as u64, ri as u64);

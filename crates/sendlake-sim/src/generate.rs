@@ -226,7 +226,8 @@ impl LaGenerator {
             let cease_date = date_between(rng, p.start.max(shift(start, 1)), p.census);
             let reason = pick(rng, &cease_reasons(age));
             let mut plan = self.named_plan(rng, start, vec![setting]);
-            plan.cease = Some((cease_date, reason));
+            plan.cease_date = Some(cease_date);
+            plan.cease_reason = Some(reason);
             assessment.plan = Some(plan);
         } else {
             let (mut active, details) = self.active_plan(rng, birth, need);
@@ -258,7 +259,8 @@ impl LaGenerator {
             oa: with_budget.then(|| rng.random_bool(0.4)),
             dp: (with_budget && rng.random_bool(0.6))
                 .then(|| pick(rng, &[("E", 40.0), ("S", 25.0), ("H", 5.0), ("I", 30.0)])),
-            cease: None,
+            cease_date: None,
+            cease_reason: None,
         }
     }
 
@@ -293,6 +295,7 @@ impl LaGenerator {
             setting,
             entry,
             leaving: None,
+            setting_missing: false,
         }];
         if rng.random_bool(P_DUAL_REGISTRATION) {
             let (_, second) = dual_setting(rng, self.la_code, kind, yg);
@@ -306,6 +309,7 @@ impl LaGenerator {
                     setting: second,
                     entry: entry2,
                     leaving,
+                    setting_missing: false,
                 });
             }
         }

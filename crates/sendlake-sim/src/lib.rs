@@ -23,7 +23,12 @@
 //!
 //! Every file is valid against the SEN2 XSD of its format (the third-party 2024 XSD, or
 //! `schemas/sen2/SEN2_schema_2026_sendlake.xsd`) and against the pipeline's semantic rules,
-//! so a round trip through the pipeline should quarantine nothing.
+//! so a round trip through the pipeline should quarantine nothing. Unless
+//! [`Sen2SimConfig::defects`] asks for defects ([`DefectConfig`], e.g.
+//! `DefectConfig::uniform(0.01)`): then a deterministic share of items breaks one
+//! cross-field rule each ([`DefectKind`]), all of kinds the pipeline degrades (a value nulled,
+//! or a warning) rather than rejects, and [`Sen2Counts::defects`] says exactly what was
+//! injected, per file, as the run manifest counts it.
 //!
 //! ```
 //! let cfg = sendlake_sim::Sen2SimConfig { las: 1, persons_per_la: 20, ..Default::default() };
@@ -49,6 +54,7 @@
 
 mod calendar;
 mod config;
+mod defects;
 mod error;
 mod files;
 mod generate;
@@ -71,6 +77,7 @@ use serde::{Deserialize, Serialize};
 
 pub use calendar::census_date;
 pub use config::{CENSUS_YEARS, MAX_PERSONS_PER_LA, Sen2Format, Sen2SimConfig};
+pub use defects::{DefectConfig, DefectCounts, DefectKind, DefectOutcome};
 pub use error::SimError;
 pub use files::{
     CHS_HEADER_ROW, CHS_HEADERS, CHS_WAITS_FILE, DEMO_FILES, FEEDBACK_FILE, FEEDBACK_HEADERS,
@@ -81,6 +88,7 @@ pub use files::{
 };
 pub use ids::{MAX_LAS, la_codes, nhs_check_digit, uln_check_digit, upn_check_letter};
 
+use defects::Injector;
 use generate::LaGenerator;
 use ids::is_valid_la_code;
 use xml::Sen2Writer;
@@ -104,6 +112,10 @@ pub struct Sen2Counts {
     pub placements: u64,
     /// `SENneed` elements.
     pub sen_needs: u64,
+    /// Defects injected (empty, and absent from `summary.json`, unless the config asks for
+    /// them).
+    #[serde(default, skip_serializing_if = "DefectCounts::is_empty")]
+    pub defects: DefectCounts,
 }
 
 impl AddAssign<&Sen2Counts> for Sen2Counts {
@@ -116,6 +128,7 @@ impl AddAssign<&Sen2Counts> for Sen2Counts {
         self.active_plans += o.active_plans;
         self.placements += o.placements;
         self.sen_needs += o.sen_needs;
+        self.defects.merge(&o.defects);
     }
 }
 
@@ -157,6 +170,8 @@ struct SummaryJson<'a> {
     format: Sen2Format,
     seed: u64,
     persons_per_la: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    defects: Option<&'a DefectConfig>,
     files: Vec<SummaryJsonFile<'a>>,
     totals: Sen2Counts,
 }
@@ -205,6 +220,7 @@ pub fn write_sen2_returns(cfg: &Sen2SimConfig, out_dir: &Path) -> Result<Sen2Sim
         format: cfg.format,
         seed: cfg.seed,
         persons_per_la: cfg.persons_per_la,
+        defects: cfg.defects.as_ref(),
         files: summary
             .files
             .iter()
@@ -264,17 +280,30 @@ pub fn write_sen2_return<W: Write>(
         la_rng(cfg.seed, la_index, 1),
     );
     writer.begin(la_code, generator.period())?;
+    // Defects draw from a third stream, after each person is drawn: the persons are the same
+    // with or without them.
+    let mut injector = cfg
+        .defects
+        .as_ref()
+        .map(|d| Injector::new(d, la_rng(cfg.seed, la_index, 2), generator.period().census));
     for k in 0..cfg.persons_per_la {
-        let person = generator.person(&mut rng, k);
+        let mut person = generator.person(&mut rng, k);
+        if let Some(injector) = injector.as_mut() {
+            injector.person(&mut person);
+        }
         writer.person(&person)?;
     }
-    let (mut out, counts) = writer.finish()?;
+    let (mut out, mut counts) = writer.finish()?;
     out.flush()?;
+    if let Some(injector) = injector {
+        counts.defects = injector.finish();
+    }
     Ok(counts)
 }
 
-/// The random stream `stream` of file `la_index`: content (0) and presentation (1) draw
-/// from separate streams so a formatting tweak never changes the simulated data.
+/// The random stream `stream` of file `la_index`: content (0), presentation (1) and injected
+/// defects (2) draw from separate streams so a formatting tweak or a defect never changes the
+/// simulated data.
 fn la_rng(seed: u64, la_index: usize, stream: u64) -> ChaCha8Rng {
     let mut key = [0u8; 32];
     key[..8].copy_from_slice(&seed.to_le_bytes());

@@ -34,6 +34,8 @@ pub(crate) struct Request {
     pub mediation: Option<bool>,
     pub tribunal: Option<bool>,
     pub exported: Option<u16>,
+    /// An injected defect: `RYA` written a second time, with the other value.
+    pub rya_repeated: bool,
     pub assessment: Option<Assessment>,
     pub active: Option<ActivePlan>,
 }
@@ -61,8 +63,9 @@ pub(crate) struct NamedPlan {
     pub pb: Option<bool>,
     pub oa: Option<bool>,
     pub dp: Option<&'static str>,
-    /// CeaseDate and CeaseReason travel together.
-    pub cease: Option<(NaiveDate, u8)>,
+    /// CeaseDate and CeaseReason travel together, unless a defect is injected.
+    pub cease_date: Option<NaiveDate>,
+    pub cease_reason: Option<u8>,
 }
 
 /// Where a plan names, or a placement is: the common part of PlanDetail and
@@ -86,6 +89,8 @@ pub(crate) struct Placement {
     pub setting: Setting,
     pub entry: NaiveDate,
     pub leaving: Option<NaiveDate>,
+    /// An injected defect: no URN, UKPRN or SENSetting is written.
+    pub setting_missing: bool,
 }
 
 /// Module 5a (with 5b and 5c rows).
@@ -96,6 +101,8 @@ pub(crate) struct ActivePlan {
     pub placements: Vec<Placement>,
     /// 1 or 2 distinct SEN types, rank 1 first.
     pub needs: Vec<&'static str>,
+    /// An injected defect: the needs are written from rank 2 (no primary need).
+    pub primary_missing: bool,
     pub review_meeting: Option<NaiveDate>,
     pub review_outcome: Option<&'static str>,
     pub last_review: Option<NaiveDate>,

@@ -117,6 +117,11 @@ impl<W: Write> Sen2Writer<W> {
             self.number("RequestSource", r.source, 1)?;
         }
         self.opt_flag("RYA", r.rya)?;
+        if let (true, Some(rya)) = (r.rya_repeated, r.rya) {
+            // Written without the style stream, so the spelling of every later boolean is
+            // the same as without the defect.
+            self.text("RYA", if rya { "0" } else { "1" })?;
+        }
         self.opt_date("RequestOutcomeDate", r.outcome_date)?;
         self.text("RequestOutcome", r.outcome)?;
         self.opt_flag("RequestMediation", r.mediation)?;
@@ -158,7 +163,7 @@ impl<W: Write> Sen2Writer<W> {
         for (rank, detail) in (1u8..).zip(&plan.details) {
             self.counts.plan_details += 1;
             self.open("PlanDetail")?;
-            self.setting_head(detail, rank)?;
+            self.setting_head(detail, rank, true)?;
             self.setting_flags(detail)?;
             self.close("PlanDetail")?;
         }
@@ -167,8 +172,8 @@ impl<W: Write> Sen2Writer<W> {
         self.opt_flag("PB", plan.pb)?;
         self.opt_flag("OA", plan.oa)?;
         self.opt_text("DP", plan.dp)?;
-        if let Some((date, reason)) = plan.cease {
-            self.date("CeaseDate", date)?;
+        self.opt_date("CeaseDate", plan.cease_date)?;
+        if let Some(reason) = plan.cease_reason {
             self.number("CeaseReason", reason, 1)?;
         }
         self.close("NamedPlan")
@@ -183,7 +188,8 @@ impl<W: Write> Sen2Writer<W> {
         for (rank, placement) in (1u8..).zip(&a.placements) {
             self.placement(placement, rank)?;
         }
-        for (rank, need) in (1u8..).zip(&a.needs) {
+        let first_rank = if a.primary_missing { 2u8 } else { 1 };
+        for (rank, need) in (first_rank..).zip(&a.needs) {
             self.counts.sen_needs += 1;
             self.open("SENneed")?;
             self.text("SENtype", need)?;
@@ -204,7 +210,7 @@ impl<W: Write> Sen2Writer<W> {
     fn placement(&mut self, p: &Placement, rank: u8) -> io::Result<()> {
         self.counts.placements += 1;
         self.open("PlacementDetail")?;
-        self.setting_head(&p.setting, rank)?;
+        self.setting_head(&p.setting, rank, !p.setting_missing)?;
         self.date("EntryDate", p.entry)?;
         self.opt_date("LeavingDate", p.leaving)?;
         self.setting_flags(&p.setting)?;
@@ -214,16 +220,18 @@ impl<W: Write> Sen2Writer<W> {
     }
 
     /// URN, UKPRN, SENSetting, SENSettingOther, PlacementRank: shared by PlanDetail and
-    /// PlacementDetail.
-    fn setting_head(&mut self, s: &Setting, rank: u8) -> io::Result<()> {
-        if let Some(urn) = s.urn {
-            self.number("URN", urn, 6)?;
+    /// PlacementDetail. Without `identified` (an injected defect) only the rank is written.
+    fn setting_head(&mut self, s: &Setting, rank: u8, identified: bool) -> io::Result<()> {
+        if identified {
+            if let Some(urn) = s.urn {
+                self.number("URN", urn, 6)?;
+            }
+            if let Some(ukprn) = s.ukprn {
+                self.number("UKPRN", ukprn, 8)?;
+            }
+            self.text("SENSetting", s.code)?;
+            self.opt_text("SENSettingOther", s.other)?;
         }
-        if let Some(ukprn) = s.ukprn {
-            self.number("UKPRN", ukprn, 8)?;
-        }
-        self.text("SENSetting", s.code)?;
-        self.opt_text("SENSettingOther", s.other)?;
         self.number("PlacementRank", rank, 1)
     }
 

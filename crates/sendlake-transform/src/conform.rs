@@ -315,6 +315,16 @@ impl std::fmt::Debug for Sen2Conformer {
 
 const QUARANTINE_TABLE: &str = "quarantine/sen2_rejects";
 
+/// `Person` leaves the person key can be made from (identifiers and the fallback's parts).
+const PERSON_KEY_FIELDS: &[&str] = &[
+    "UPN",
+    "UniqueLearnerNumber",
+    "Forename",
+    "Surname",
+    "PersonBirthDate",
+    "PostCode",
+];
+
 impl Sen2Conformer {
     /// Builds the conformer from every table with a `[sen2]` mapping.
     ///
@@ -522,6 +532,85 @@ impl Sen2Conformer {
     }
 }
 
+/// What the problems of one record come to, once each has its severity.
+#[derive(Default)]
+struct Verdicts {
+    /// Problems that reject the record (and, by cascade, the records under it).
+    record: Vec<Problem>,
+    /// Values nulled: each goes to the quarantine with its raw value and is counted.
+    field: Vec<Problem>,
+    /// Rules that only warn: counted in the manifest.
+    warnings: Vec<&'static str>,
+}
+
+impl Verdicts {
+    /// Applies `severity` to `p`. A `Field` problem nulls every column that carries the
+    /// field's value; when one of them may not be null (a key, a rank, a mandatory value the
+    /// shared schema declares non-nullable), or the problem names no field, there is nothing
+    /// to null and the record is rejected instead.
+    fn route(&mut self, node: &Node, values: &mut [Cell<'_>], p: Problem, severity: Severity) {
+        let same = |q: &Problem| q.reason == p.reason && q.field == p.field;
+        match severity {
+            Severity::Field => {
+                let Some(field) = p.field.as_deref() else {
+                    self.record.push(p);
+                    return;
+                };
+                let carriers = || {
+                    node.table
+                        .columns
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, col)| carries_value(col, field))
+                };
+                if carriers().any(|(_, col)| !col.nullable) {
+                    if !self.record.iter().any(same) {
+                        self.record.push(p);
+                    }
+                    return;
+                }
+                for (i, _) in carriers() {
+                    if let Some(v) = values.get_mut(i) {
+                        *v = Cell::Null;
+                    }
+                }
+                if !self.field.iter().any(same) {
+                    self.field.push(p);
+                }
+            }
+            Severity::Record | Severity::File => {
+                if !self.record.iter().any(same) {
+                    self.record.push(p);
+                }
+            }
+            Severity::Warn => self.warnings.push(p.reason),
+        }
+    }
+}
+
+/// Whether `col` holds `field`'s value (or a value derived from it), so that nulling the
+/// field nulls the column. Flags that only say whether a field was given or valid
+/// (`present`, `valid_present`) keep saying so.
+fn carries_value(col: &ColumnDef, field: &str) -> bool {
+    col.field.as_deref() == Some(field)
+        && !matches!(col.derive, Some(Derive::Present | Derive::ValidPresent))
+}
+
+/// Every value of a repeated element as a JSON array, for the secure quarantine only.
+fn all_values_json(el: &RawElement, name: &str) -> Option<String> {
+    let all: Vec<serde_json::Value> = el
+        .fields
+        .iter()
+        .filter(|f| f.name.as_str() == name)
+        .map(|f| {
+            f.value
+                .clone()
+                .map_or(serde_json::Value::Null, serde_json::Value::String)
+        })
+        .collect();
+    Some(serde_json::Value::Array(all).to_string())
+}
+
 /// Lineage values shared by every row of a file (built once, cloned without allocating).
 #[derive(Debug)]
 struct Lineage {
@@ -547,7 +636,18 @@ struct Ctx<'a> {
     request_outcome_date: Option<NaiveDate>,
     plan_cease_date: Option<NaiveDate>,
     assessment_outcome: Option<&'a str>,
-    assessment_outcome_date: Option<NaiveDate>,
+}
+
+impl Ctx<'_> {
+    /// Forgets a value of the record being processed that was nulled.
+    fn forget(&mut self, field: Option<&str>) {
+        match field {
+            Some("RequestOutcome") => self.request_outcome = None,
+            Some("RequestOutcomeDate") => self.request_outcome_date = None,
+            Some("AssessmentOutcome") => self.assessment_outcome = None,
+            _ => {}
+        }
+    }
 }
 
 /// Conforms the persons of one file; rows are only staged by the caller, so a file that turns
@@ -705,7 +805,9 @@ impl FileConformer<'_> {
         if let Some(b) = birth {
             let age = age_on(b, self.ctx.header.census_date);
             if age > 25 {
-                record_problems.push(Problem::on_field(
+                // Routed by the rule's severity: the child is identified without the birth
+                // date (unless by the fallback key, which was made above).
+                field_problems.push(Problem::on_field(
                     "AGE_OUT_OF_RANGE",
                     el,
                     "PersonBirthDate",
@@ -752,8 +854,8 @@ impl FileConformer<'_> {
         node_idx: usize,
         el: &RawElement,
         ctx: &Ctx<'_>,
-        mut record_problems: Vec<Problem>,
-        pre_field_problems: Vec<Problem>,
+        record_problems: Vec<Problem>,
+        pre_problems: Vec<Problem>,
     ) -> Result<bool, ArrowError> {
         let c = self.c;
         let node = &c.nodes[node_idx];
@@ -767,99 +869,79 @@ impl FileConformer<'_> {
             found: &found,
         };
 
-        // A single-valued element given twice is ambiguous: which one is right?
-        for (f, slot) in &node.single_fields {
-            if found[*slot].1 > 1 {
-                record_problems.push(Problem::on_field(
-                    "DUPLICATE_ELEMENT",
-                    el,
-                    f,
-                    format!("element {f} appears more than once"),
-                ));
-            }
-        }
-
-        let mut field_problems: Vec<Problem> = Vec::new();
-        // Warnings count only for records that load: a quarantined record is reported once.
-        let mut warnings: Vec<&'static str> = Vec::new();
-        let add_field_problem = |p: Problem, list: &mut Vec<Problem>| {
-            if !list
-                .iter()
-                .any(|q| q.reason == p.reason && q.field == p.field)
-            {
-                list.push(p);
-            }
-        };
-        let severity_of = |reason: &str, required: bool| match c.severity(reason) {
-            Severity::Field if required => Severity::Record,
-            s => s,
-        };
-        for p in pre_field_problems {
-            match severity_of(p.reason, false) {
-                Severity::Record | Severity::File => record_problems.push(p),
-                Severity::Field => add_field_problem(p, &mut field_problems),
-                Severity::Warn => warnings.push(p.reason),
-            }
-        }
         let file = FileRefs {
             ctx: &self.ctx,
             lineage: &self.lineage,
         };
         let mut values: Vec<Cell<'_>> = Vec::with_capacity(node.table.columns.len());
+        let mut verdicts = Verdicts {
+            record: record_problems,
+            ..Verdicts::default()
+        };
         let columns = node
             .table
             .columns
             .iter()
             .zip(&node.code_lists)
             .zip(&node.column_leaves);
+        let mut column_problems = Vec::new();
         for ((col, list), &slot) in columns {
             match column_value(file, col, list.as_ref(), leaves, slot, ctx) {
                 Ok(v) => values.push(v),
                 Err(p) => {
                     values.push(Cell::Null);
-                    match severity_of(p.reason, col.required) {
-                        Severity::Record | Severity::File => {
-                            if !record_problems
-                                .iter()
-                                .any(|q| q.reason == p.reason && q.field == p.field)
-                            {
-                                record_problems.push(p);
-                            }
-                        }
-                        Severity::Field => add_field_problem(p, &mut field_problems),
-                        Severity::Warn => warnings.push(p.reason),
-                    }
+                    column_problems.push(p);
                 }
             }
         }
+        for p in column_problems.into_iter().chain(pre_problems) {
+            let severity = c.severity(p.reason);
+            verdicts.route(node, &mut values, p, severity);
+        }
+        // A single-valued element given twice is ambiguous: which one is right? Neither is
+        // kept; both go to the quarantine.
+        for (f, slot) in &node.single_fields {
+            if found[*slot].1 > 1 {
+                let mut p = Problem::on_field(
+                    "DUPLICATE_ELEMENT",
+                    el,
+                    f,
+                    format!("element {f} appears more than once"),
+                );
+                p.raw = all_values_json(el, f);
+                // The person key was made from the first value: with two, which child this
+                // is cannot be told, so the person is rejected whatever the rule file says.
+                let severity = if node_idx == c.root && PERSON_KEY_FIELDS.contains(&f.as_str()) {
+                    Severity::Record
+                } else {
+                    c.severity("DUPLICATE_ELEMENT")
+                };
+                verdicts.route(node, &mut values, p, severity);
+            }
+        }
+        let field_problems = &verdicts.field;
         let valid = |field: &str| {
             leaves.value(field).is_some()
                 && !field_problems
                     .iter()
                     .any(|p| p.field.as_deref() == Some(field))
         };
-        for (problem, severity) in element_rules(
+        let rule_problems = element_rules(
             &node.element,
             leaves,
             ctx,
             self.ctx.header.census_date,
             &valid,
-        ) {
+        );
+        for (problem, severity) in rule_problems {
             let severity = severity.unwrap_or_else(|| c.severity(problem.reason));
-            match severity {
-                Severity::Record | Severity::File => record_problems.push(problem),
-                Severity::Field => {
-                    // Null every column read from the rejected field.
-                    for (col, v) in node.table.columns.iter().zip(values.iter_mut()) {
-                        if col.field.as_deref() == problem.field.as_deref() && col.nullable {
-                            *v = Cell::Null;
-                        }
-                    }
-                    field_problems.push(problem);
-                }
-                Severity::Warn => warnings.push(problem.reason),
-            }
+            verdicts.route(node, &mut values, problem, severity);
         }
+        let Verdicts {
+            record: record_problems,
+            field: field_problems,
+            mut warnings,
+        } = verdicts;
         warnings.extend(std::iter::repeat_n("UNKNOWN_ELEMENT", unknown_leaves));
         for ch in &el.children {
             if !node.known_children.iter().any(|k| *k == ch.name) {
@@ -931,19 +1013,19 @@ impl FileConformer<'_> {
         }
         self.flush_quarantine()?;
 
+        // What the children see of this record is what loaded: a nulled date is unknown to
+        // them too, so a rule comparing with it does not fire a second time.
+        let mut ctx = ctx.clone();
+        for p in &field_problems {
+            ctx.forget(p.field.as_deref());
+        }
         for &child in &node.children {
             let child_node = &c.nodes[child];
             let elems: Vec<&RawElement> = el.children_named(&child_node.element).collect();
-            let forced = sibling_rules(child_node, &elems);
-            for (i, (e, forced)) in elems.into_iter().zip(forced).enumerate() {
-                let child_ctx = self.child_ctx(&child_node.element, e, ctx, i);
-                self.process(
-                    child,
-                    e,
-                    &child_ctx,
-                    forced.into_iter().collect(),
-                    Vec::new(),
-                )?;
+            let siblings = sibling_rules(child_node, &elems);
+            for (i, (e, (forced, others))) in elems.into_iter().zip(siblings).enumerate() {
+                let child_ctx = self.child_ctx(&child_node.element, e, &ctx, i);
+                self.process(child, e, &child_ctx, forced.into_iter().collect(), others)?;
             }
         }
         Ok(true)
@@ -1023,8 +1105,6 @@ impl FileConformer<'_> {
             }
             "Assessment" => {
                 ctx.assessment_outcome = el.value("AssessmentOutcome");
-                ctx.assessment_outcome_date =
-                    el.value("AssessmentOutcomeDate").and_then(parse_date);
             }
             _ => {}
         }
@@ -1298,9 +1378,12 @@ fn raw_record_json(el: &RawElement) -> String {
     serde_json::Value::Object(map).to_string()
 }
 
-/// Rules across siblings: cardinality, unique ranks, and the need-rank rules.
-fn sibling_rules(node: &Node, elems: &[&RawElement]) -> Vec<Option<Problem>> {
+/// Rules across siblings: cardinality, unique ranks, and the need-rank rules. For each element:
+/// the structural problem that rejects it (an extra element, a repeated rank or need type: the
+/// element itself is the fault), and problems whose severity the rule file decides.
+fn sibling_rules(node: &Node, elems: &[&RawElement]) -> Vec<(Option<Problem>, Vec<Problem>)> {
     let mut forced: Vec<Option<Problem>> = vec![None; elems.len()];
+    let mut others: Vec<Vec<Problem>> = vec![Vec::new(); elems.len()];
     if let Some(max) = node.max_per_parent {
         for (i, e) in elems.iter().enumerate().skip(max) {
             forced[i] = Some(Problem::on_element(
@@ -1338,17 +1421,19 @@ fn sibling_rules(node: &Node, elems: &[&RawElement]) -> Vec<Option<Problem>> {
             .copied()
             .filter(|&i| elems[i].value("SENtypeRank") == Some("1"))
             .collect();
-        if !live.is_empty() && primaries.len() != 1 {
-            for &i in &live {
-                forced[i] = Some(Problem::on_element(
-                    "NEED_PRIMARY",
-                    elems[i],
-                    format!(
-                        "the active plan has {} needs with rank 1, not exactly one",
-                        primaries.len()
-                    ),
-                ));
-            }
+        if let Some(&first) = live.first()
+            && primaries.len() != 1
+        {
+            // One defect of the plan, so counted once: on its first need. The needs load as
+            // given; no secondary need is promoted to primary, which would invent a fact.
+            others[first].push(Problem::on_element(
+                "NEED_PRIMARY",
+                elems[first],
+                format!(
+                    "the active plan has {} needs with rank 1, not exactly one",
+                    primaries.len()
+                ),
+            ));
         } else if let Some(&p) = primaries.first() {
             let primary_type = elems[p].value("SENtype");
             for &i in &live {
@@ -1366,7 +1451,7 @@ fn sibling_rules(node: &Node, elems: &[&RawElement]) -> Vec<Option<Problem>> {
             }
         }
     }
-    forced
+    forced.into_iter().zip(others).collect()
 }
 
 /// Cross-field rules of reference §1.6, by element. A `Some` severity overrides the rule file
@@ -1425,8 +1510,8 @@ fn element_rules(
                     None,
                 ));
             }
-            if let (Some(decided), Some(request_decided)) =
-                (date("AssessmentOutcomeDate"), ctx.request_outcome_date)
+            let decided = date("AssessmentOutcomeDate");
+            if let (Some(decided), Some(request_decided)) = (decided, ctx.request_outcome_date)
                 && decided < request_decided
             {
                 out.push((
@@ -1435,6 +1520,26 @@ fn element_rules(
                         el,
                         "AssessmentOutcomeDate",
                         "AssessmentOutcomeDate is before RequestOutcomeDate",
+                    ),
+                    None,
+                ));
+            } else if let Some(decided) = decided
+                && leaves.value("AssessmentOutcome") != Some("H")
+                && let Some(start) = el
+                    .child("NamedPlan")
+                    .and_then(|p| p.value("StartDate"))
+                    .and_then(parse_date)
+                && start < decided
+            {
+                // Checked here, not on the plan, because the value to null is this decision
+                // date: the plan's StartDate is mandatory and dates the plan in the caseload.
+                // (A historical or transferred-in plan may start before its decision.)
+                out.push((
+                    Problem::on_field(
+                        "PLAN_DATE_ORDER",
+                        el,
+                        "AssessmentOutcomeDate",
+                        "the NamedPlan's StartDate is before AssessmentOutcomeDate",
                     ),
                     None,
                 ));
@@ -1466,22 +1571,7 @@ fn element_rules(
                     None,
                 ));
             }
-            let start = date("StartDate");
-            if ctx.assessment_outcome != Some("H")
-                && let (Some(start), Some(decided)) = (start, ctx.assessment_outcome_date)
-                && start < decided
-            {
-                out.push((
-                    Problem::on_field(
-                        "PLAN_DATE_ORDER",
-                        el,
-                        "StartDate",
-                        "StartDate is before AssessmentOutcomeDate",
-                    ),
-                    None,
-                ));
-            }
-            if let (Some(start), Some(ceased)) = (start, date("CeaseDate"))
+            if let (Some(start), Some(ceased)) = (date("StartDate"), date("CeaseDate"))
                 && ceased < start
             {
                 out.push((
@@ -1498,6 +1588,8 @@ fn element_rules(
                 leaves.value("CeaseDate").is_some(),
                 leaves.value("CeaseReason").is_some(),
             ) {
+                // Only a warning: the plan did cease, and nulling CeaseDate would make it an
+                // active plan. The reason stays unknown (null).
                 (true, false) => out.push((
                     Problem::on_field(
                         "CEASE_REASON_PAIRING",
@@ -1505,7 +1597,7 @@ fn element_rules(
                         "CeaseDate",
                         "CeaseDate is given without CeaseReason",
                     ),
-                    None,
+                    Some(Severity::Warn),
                 )),
                 (false, true) => out.push((
                     Problem::on_field(
@@ -1579,3 +1671,7 @@ fn element_rules(
     }
     out
 }
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests")]
+mod tests;

@@ -200,7 +200,7 @@ fn add_person(world: &mut World, p: &Person, la: u16, k: usize, nhs: String) -> 
                 let needs: Vec<&str> = active.map(|x| x.needs.clone()).unwrap_or_default();
                 need = needs.first().copied().or(need);
                 let mut p_changed = plan.start;
-                if let Some((d, _)) = plan.cease {
+                if let Some(d) = plan.cease_date {
                     p_changed = p_changed.max(d);
                 }
                 if let Some(d) = active.and_then(|x| x.last_review.or(x.review_meeting)) {
@@ -223,8 +223,8 @@ fn add_person(world: &mut World, p: &Person, la: u16, k: usize, nhs: String) -> 
                         "personal_budget": plan.pb,
                         "organised_arrangements": plan.oa,
                         "direct_payments": plan.dp,
-                        "cease_date": date(plan.cease.map(|c| c.0)),
-                        "cease_reason": plan.cease.map(|c| c.1),
+                        "cease_date": date(plan.cease_date),
+                        "cease_reason": plan.cease_reason,
                         "primary_need": needs.first(),
                         "secondary_need": needs.get(1),
                         "transfer_from_la": active.and_then(|x| x.transfer_la),

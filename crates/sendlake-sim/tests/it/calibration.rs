@@ -152,6 +152,7 @@ fn population_matches_published_shapes() {
         census_year: 2026,
         format: Sen2Format::V2026,
         first_la: Some(919),
+        defects: None,
     };
     let (_dir, summary) = generate(&cfg);
     let mut t = Tally::default();

@@ -38,6 +38,7 @@ fn counts_from_file(xml: &str) -> Sen2Counts {
         active_plans: n("ActivePlans"),
         placements: n("PlacementDetail"),
         sen_needs: n("SENneed"),
+        ..Sen2Counts::default()
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod calibration;
 mod counts;
+mod defects;
 mod determinism;
 mod openapi;
 mod rules;

@@ -594,6 +594,7 @@ fn generated_2024_files_follow_the_rules_across_las() {
         census_year: 2024,
         format: Sen2Format::V2024,
         first_la: Some(201),
+        defects: None,
     }));
 }
 
@@ -611,6 +612,7 @@ fn other_census_years_follow_the_rules() {
             census_year: year,
             format,
             first_la: None,
+            defects: None,
         }));
     }
 }

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sendlake_sim::{Sen2Format, Sen2SimConfig};
+use sendlake_sim::{DefectConfig, DefectKind, Sen2Format, Sen2SimConfig};
 
 use crate::support::{generate, workspace_root, xml_files};
 
@@ -61,6 +61,7 @@ fn cfg(format: Sen2Format, census_year: i32) -> Sen2SimConfig {
         census_year,
         format,
         first_la: Some(919),
+        defects: None,
     }
 }
 
@@ -100,6 +101,34 @@ fn v2026_files_validate_against_the_sendlake_2026_xsd() {
     }
     if let Err(e) = validate(&xsd_2026(), &files) {
         panic!("{e}");
+    }
+}
+
+#[test]
+fn files_with_defects_validate_unless_the_defect_breaks_the_xsd() {
+    if !xmllint_available() {
+        return;
+    }
+    for (format, xsd) in [
+        (Sen2Format::V2024, xsd_2024()),
+        (Sen2Format::V2026, xsd_2026()),
+    ] {
+        let with = |defects| Sen2SimConfig {
+            defects: Some(defects),
+            ..cfg(format, 2026)
+        };
+        let (_d, summary) = generate(&with(DefectConfig::xsd_valid(0.1)));
+        assert!(summary.totals().defects.total() > 0);
+        if let Err(e) = validate(&xsd, &xml_files(&summary)) {
+            panic!("{format}: {e}");
+        }
+        for kind in DefectKind::ALL.into_iter().filter(|k| !k.xsd_valid()) {
+            let (_d, summary) = generate(&with(DefectConfig::only(kind, 0.1)));
+            assert!(
+                validate(&xsd, &xml_files(&summary)).is_err(),
+                "{format}: {kind:?} should break the XSD"
+            );
+        }
     }
 }
 
