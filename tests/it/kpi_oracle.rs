@@ -7,6 +7,11 @@
 //! The same figures, written out in the DfE's own file layout, are then loaded as the DfE's
 //! published statistics (`pipelines/sources/dfe_files.toml`): the reconciliation with the DfE
 //! must show no difference, and a planted one-plan difference must be reported.
+//!
+//! Last, the same children's returns with defects injected (dates out of order, cessations
+//! without a reason, outcomes contradicting what follows them, ...): every record still loads,
+//! the manifest accounts for every defect, and the figures no defect can touch (the caseload,
+//! the requests received) equal the clean returns' independent computation.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -330,17 +335,24 @@ fn n(v: i64) -> Option<f64> {
     Some(v as f64)
 }
 
-/// The pipeline: the generated returns, the DfE's files (if any) and the models, unsuppressed.
-fn pipeline(ws: &Workspace) -> PathBuf {
+/// The pipeline: the generated returns, the DfE's files (with `dfe`) and the models,
+/// unsuppressed.
+fn pipeline(ws: &Workspace, dfe: bool) -> PathBuf {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let abs = |p: &str| repo.join(p).canonicalize().unwrap().display().to_string();
+    let dfe = if dfe {
+        format!(
+            "[[sources]]\ntype = \"source_file\"\nfile = {:?}\npath = {:?}\n",
+            abs("pipelines/sources/dfe_files.toml"),
+            ws.inputs("dfe").display().to_string(),
+        )
+    } else {
+        String::new()
+    };
     let text = format!(
         "[pipeline]\nname = \"oracle\"\n[store]\nurl = \"lake\"\n\
-         [[sources]]\ntype = \"sen2_xml\"\nname = \"sen2\"\npath = \"inputs/sen2\"\n\
-         [[sources]]\ntype = \"source_file\"\nfile = {:?}\npath = {:?}\n\
+         [[sources]]\ntype = \"sen2_xml\"\nname = \"sen2\"\npath = \"inputs/sen2\"\n{dfe}\
          [models]\ndir = {:?}\n[models.publish]\nsuppress_max = 0\nmin_rate_denominator = 1\n",
-        abs("pipelines/sources/dfe_files.toml"),
-        ws.inputs("dfe").display().to_string(),
         abs("pipelines/models"),
     );
     let p = ws.dir.path().join("oracle.toml");
@@ -392,22 +404,27 @@ fn dfe_files(o: &Oracle, dir: &Path, plant: Option<(&str, i32)>) {
     std::fs::write(dir.join("requests.csv"), r).unwrap();
 }
 
-#[test]
-fn kpi_tables_equal_an_independent_computation_and_reconcile_with_the_dfe() {
-    let ws = Workspace::new();
-    let cfg = sendlake_sim::Sen2SimConfig {
+/// The returns both tests read: two LAs of 400 children.
+fn returns_config() -> sendlake_sim::Sen2SimConfig {
+    sendlake_sim::Sen2SimConfig {
         las: 2,
         persons_per_la: 400,
         seed: 11,
         ..Default::default()
-    };
+    }
+}
+
+#[test]
+fn kpi_tables_equal_an_independent_computation_and_reconcile_with_the_dfe() {
+    let ws = Workspace::new();
+    let cfg = returns_config();
     let summary = sendlake_sim::write_sen2_returns(&cfg, &ws.inputs("sen2")).unwrap();
     let returns: Vec<Return> = summary.files.iter().map(|f| read_return(&f.path)).collect();
     let o = Oracle::compute(&returns);
     assert!(o.requests.len() >= 2 && o.timeliness.len() >= 2 && o.caseload.len() == 2);
     dfe_files(&o, &ws.inputs("dfe"), None);
 
-    let p = pipeline(&ws);
+    let p = pipeline(&ws, true);
     let report = ws.run(&p);
     assert_eq!(report.exit_code(), 0, "{:?}", report.manifest.status);
 
@@ -551,4 +568,107 @@ impl Cells {
         }
         out
     }
+}
+
+#[test]
+fn defects_degrade_the_item_never_the_child_and_every_one_is_accounted_for() {
+    let clean = Workspace::new();
+    let summary =
+        sendlake_sim::write_sen2_returns(&returns_config(), &clean.inputs("sen2")).unwrap();
+    let returns: Vec<Return> = summary.files.iter().map(|f| read_return(&f.path)).collect();
+    let o = Oracle::compute(&returns);
+    let clean_report = clean.run(&pipeline(&clean, false));
+    assert_eq!(clean_report.exit_code(), 0);
+
+    // The same children, every defect kind in 6% of the items it can hit.
+    let ws = Workspace::new();
+    let cfg = sendlake_sim::Sen2SimConfig {
+        defects: Some(sendlake_sim::DefectConfig::uniform(0.06)),
+        ..returns_config()
+    };
+    let defective = sendlake_sim::write_sen2_returns(&cfg, &ws.inputs("sen2")).unwrap();
+    let injected = defective.totals().defects;
+    for kind in sendlake_sim::DefectKind::ALL {
+        assert!(
+            injected.by_kind.get(&kind).is_some_and(|n| *n > 0),
+            "no {kind:?} defect injected: raise the rate or the children"
+        );
+    }
+    let report = ws.run(&pipeline(&ws, false));
+    assert_eq!(report.exit_code(), 0, "{:?}", report.manifest.status);
+    let m = &report.manifest;
+
+    // Nothing is lost: every record the defective files hold loads (the NeedPrimary defect
+    // takes some rank 1 needs out of the files, so the generator's own counts are the
+    // reference), and no record is quarantined.
+    for (table, written) in sen2_written(&defective.totals()) {
+        let c = &m.tables[table].counts;
+        assert_eq!(
+            (c.read, c.loaded, c.quarantined_total()),
+            (written, written, 0),
+            "{table}"
+        );
+    }
+    assert_eq!(
+        m.tables["request"].counts.loaded,
+        clean_report.manifest.tables["request"].counts.loaded
+    );
+
+    // The manifest accounts for every defect: each nulled value under its reason, each
+    // warning on top of those the clean returns already give.
+    let nulled: BTreeMap<String, u64> = injected.nulled.clone();
+    assert_eq!(m.field_rejects, nulled, "values nulled, by reason");
+    let mut warned = clean_report.manifest.warnings.clone();
+    for (reason, n) in &injected.warned {
+        *warned.entry(reason.clone()).or_default() += n;
+    }
+    assert_eq!(m.warnings, warned, "warnings, by rule");
+
+    // What no defect can change equals the clean returns' independent computation: every
+    // active plan is in the caseload (a plan whose primary need was lost counts as
+    // `unknown`), and every request received is counted in its year.
+    let caseload = Cells::read(&ws, "kpi_caseload_need", "sen2", Some("primary_need"));
+    for ((la, year), needs) in &o.caseload {
+        let total: i64 = needs.values().sum();
+        let row = caseload
+            .rows
+            .iter()
+            .find(|((l, y, _), _)| l == la && y == year)
+            .map(|(_, cells)| cells)
+            .unwrap();
+        assert_cells(
+            &format!("kpi_caseload_need {la} {year}"),
+            row,
+            &[("caseload_total", n(total))],
+        );
+    }
+    let requests = Cells::read(&ws, "kpi_requests", "sen2", None);
+    for ((la, year), f) in &o.requests {
+        if f.received > 0 {
+            assert_cells(
+                &format!("kpi_requests {la} {year}"),
+                requests.get(la, *year, ""),
+                &[("requests_received_in_year", n(f.received))],
+            );
+        }
+    }
+    // A plan leaves the 20-week population only where its assessment's outcome was turned to
+    // N (the outcome contradicts the plan: which is true is unknowable); every other plan
+    // stays, whatever else is wrong with its dates.
+    let timeliness = Cells::read(&ws, "kpi_timeliness", "sen2", None);
+    let mut left = 0;
+    for ((la, year), f) in &o.timeliness {
+        let den = timeliness.get(la, *year, "")["plans_issued_den"].unwrap() as i64;
+        assert!(
+            den <= f.den,
+            "{la} {year}: {den} plans, {} in the clean returns",
+            f.den
+        );
+        left += f.den - den;
+    }
+    let plan_unexpected = injected.by_kind[&sendlake_sim::DefectKind::PlanUnexpected] as i64;
+    assert!(
+        left <= plan_unexpected,
+        "{left} plans left the 20-week population, only {plan_unexpected} had their assessment turned to N"
+    );
 }

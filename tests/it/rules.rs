@@ -191,7 +191,7 @@ fn every_rule_fires_on_its_mutation() {
                 "<PersonBirthDate>2015-03-20<",
                 "<PersonBirthDate>1995-03-20<",
             ),
-            Record("person"),
+            Field,
         ),
         (
             "REQUEST_DATE_ORDER",
@@ -379,11 +379,11 @@ fn every_rule_fires_on_its_mutation() {
             }
         }
     }
-    // Record-level rules cascade to the records below them (a missing RequestOutcome: the
-    // request table declares it non-nullable).
-    let s = conform(&mutate("<RequestOutcome>Y</RequestOutcome>", ""));
-    // Every table below request.
-    for &t in &SEN2_TABLES[2..] {
+    // Record-level rules cascade to the records below them (a missing Sex: the person table
+    // declares it non-nullable, so the person is rejected).
+    let s = conform(&mutate("<Sex>F</Sex>", ""));
+    // Every table below person.
+    for &t in &SEN2_TABLES[1..] {
         assert_eq!(s.tables[t].loaded, 0, "{t}");
         assert!(
             s.tables[t].quarantined.contains_key("PARENT_REJECTED"),

@@ -17,6 +17,20 @@ pub const SEN2_TABLES: [&str; 8] = [
     "sen_need",
 ];
 
+/// What the generator wrote, per restricted SEN2 table: the rows a clean load must hold.
+pub fn sen2_written(t: &sendlake_sim::Sen2Counts) -> [(&'static str, u64); 8] {
+    [
+        ("person", t.persons),
+        ("request", t.requests),
+        ("assessment", t.assessments),
+        ("named_plan", t.named_plans),
+        ("plan_setting", t.plan_details),
+        ("active_plan", t.active_plans),
+        ("placement", t.placements),
+        ("sen_need", t.sen_needs),
+    ]
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures")

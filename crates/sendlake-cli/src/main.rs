@@ -204,6 +204,14 @@ enum SimCommand {
         /// 2026 items).
         #[arg(long, default_value = "2026")]
         format: String,
+        /// Inject defects the pipeline degrades rather than rejects (dates out of order,
+        /// cessations without a reason, outcomes that contradict what follows, ...) into this
+        /// share of eligible items, for each kind; counted per file and kind in summary.json.
+        #[arg(long, value_name = "RATE")]
+        defects: Option<f64>,
+        /// With --defects: only the kinds that keep the files valid against the XSD.
+        #[arg(long, requires = "defects")]
+        xsd_valid: bool,
         /// Output folder.
         #[arg(long)]
         out: PathBuf,
@@ -459,9 +467,20 @@ fn main() -> ExitCode {
                     children,
                     census_year,
                     format,
+                    defects,
+                    xsd_valid,
                     out,
                 },
-        } => sim_sen2(children, *census_year, format, out),
+        } => {
+            let defects = defects.map(|rate| {
+                if *xsd_valid {
+                    sendlake_sim::DefectConfig::xsd_valid(rate)
+                } else {
+                    sendlake_sim::DefectConfig::uniform(rate)
+                }
+            });
+            sim_sen2(children, *census_year, format, defects, out)
+        }
         Command::Sim {
             what: SimCommand::Serve { port, children },
         } => sim_serve(*port, children),
@@ -981,7 +1000,13 @@ fn sim_serve(port: u16, children: &Children) -> i32 {
     })
 }
 
-fn sim_sen2(children: &Children, census_year: i32, format: &str, out: &Path) -> i32 {
+fn sim_sen2(
+    children: &Children,
+    census_year: i32,
+    format: &str,
+    defects: Option<sendlake_sim::DefectConfig>,
+    out: &Path,
+) -> i32 {
     let format = match format.parse::<sendlake_sim::Sen2Format>() {
         Ok(f) => f,
         Err(e) => {
@@ -992,6 +1017,7 @@ fn sim_sen2(children: &Children, census_year: i32, format: &str, out: &Path) -> 
     let cfg = sendlake_sim::Sen2SimConfig {
         census_year,
         format,
+        defects,
         ..children.sen2_config()
     };
     match sendlake_sim::write_sen2_returns(&cfg, out) {
@@ -1009,6 +1035,14 @@ fn sim_sen2(children: &Children, census_year: i32, format: &str, out: &Path) -> 
                 t.placements,
                 t.sen_needs
             );
+            if !t.defects.is_empty() {
+                eprintln!(
+                    "injected {} defect(s): {} value(s) the pipeline nulls, {} it warns of (by kind in summary.json)",
+                    t.defects.total(),
+                    t.defects.nulled.values().sum::<u64>(),
+                    t.defects.warned.values().sum::<u64>()
+                );
+            }
             0
         }
         Err(e) => {

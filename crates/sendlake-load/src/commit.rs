@@ -81,8 +81,9 @@ pub struct CommitOutcome {
 /// * The version carries both the removal of replaced rows and the new files, so readers
 ///   see the old or the new state, never half. With no parts, a `ReplaceWhere` still
 ///   removes those submissions' rows.
-/// * Nullable columns new to the table are added; a missing or retyped column, or a new
-///   non-nullable one, is refused before anything is written.
+/// * Nullable columns new to the table are added, and a NOT NULL column may become nullable;
+///   a missing or retyped column, a new non-nullable one, or a nullable one made NOT NULL, is
+///   refused before anything is written.
 /// * Staged parts are already in the published Parquet format, so their row groups are
 ///   copied into the table's data file without being decoded (see [`crate::assemble`]).
 ///   Rows kept from a rewritten file are copied the same way when their row group holds
@@ -845,10 +846,14 @@ fn check_part(part: &StagedPart, input: &InputFile, schema: &Schema) -> Result<(
     Ok(())
 }
 
-/// Checks the incoming schema against the table's. Returns whether columns are added.
+/// Checks the incoming schema against the table's. Returns whether the table's schema
+/// changes: columns added, or a column that may now be null (a value the schema once required
+/// that a defective record can now leave out: the table's metadata must say so, or readers
+/// refuse the nulls). A column may never become NOT NULL: older rows may hold nulls.
 fn check_schema_change(table_uri: &str, existing: &StructType, incoming: &Schema) -> Result<bool> {
     let incoming: StructType = incoming.try_into_kernel()?;
     let mut problems = Vec::new();
+    let mut relaxed = 0;
     for field in existing.fields() {
         match incoming.field(field.name()) {
             None => problems.push(format!("column {:?} is missing", field.name())),
@@ -857,6 +862,11 @@ fn check_schema_change(table_uri: &str, existing: &StructType, incoming: &Schema
                 field.name(),
                 field.data_type(),
                 new.data_type()
+            )),
+            Some(new) if new.is_nullable() && !field.is_nullable() => relaxed += 1,
+            Some(new) if !new.is_nullable() && field.is_nullable() => problems.push(format!(
+                "column {:?} would become NOT NULL (existing rows may hold nulls)",
+                field.name()
             )),
             Some(_) => {}
         }
@@ -876,7 +886,7 @@ fn check_schema_change(table_uri: &str, existing: &StructType, incoming: &Schema
         }
     }
     if problems.is_empty() {
-        Ok(added > 0)
+        Ok(added + relaxed > 0)
     } else {
         Err(Error::SchemaContract {
             table_uri: table_uri.to_owned(),

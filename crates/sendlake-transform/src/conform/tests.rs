@@ -469,29 +469,33 @@ fn a_repeated_element_is_nulled_with_both_values_kept() {
 
 #[test]
 fn a_missing_mandatory_value_in_a_non_nullable_column_still_rejects() {
-    let r = run(&without("RequestOutcome"));
-    assert_eq!(
-        r.stats.tables["request"].quarantined,
-        counts(&[("MISSING_REQUIRED_FIELD", 1)])
-    );
-    assert_eq!(r.loaded("assessment"), 0);
     // A rank is part of the record's key.
     let r = run(&mutate("<PlacementRank>1</PlacementRank>", ""));
     assert_eq!(
         r.stats.tables["plan_setting"].quarantined,
         counts(&[("MISSING_REQUIRED_FIELD", 1)])
     );
+    // The same rule on a column the schema declares NOT NULL rejects the record: the schema,
+    // not the code, says which values a record cannot load without.
+    let r = run_with(
+        patched(&[(
+            "tables/request.toml",
+            "request_outcome",
+            "nullable = true",
+            "nullable = false",
+        )]),
+        &without("RequestOutcome"),
+    );
+    assert_eq!(
+        r.stats.tables["request"].quarantined,
+        counts(&[("MISSING_REQUIRED_FIELD", 1)])
+    );
+    assert_eq!(r.loaded("assessment"), 0);
 }
 
 #[test]
-fn a_missing_outcome_loads_the_request_tree_once_the_column_may_be_null() {
-    let registry = patched(&[(
-        "tables/request.toml",
-        "request_outcome",
-        "nullable = false",
-        "nullable = true",
-    )]);
-    let r = run_with(registry, &without("RequestOutcome"));
+fn a_missing_outcome_loads_the_request_tree_with_a_null_outcome() {
+    let r = run(&without("RequestOutcome"));
     r.assert_all_loaded();
     assert_eq!(r.strings("request", "request_outcome"), [None]);
     r.assert_nulled("request", "MISSING_REQUIRED_FIELD", "RequestOutcome", None);
@@ -500,29 +504,12 @@ fn a_missing_outcome_loads_the_request_tree_once_the_column_may_be_null() {
 }
 
 #[test]
-fn age_out_of_range_rejects_while_the_birth_month_may_not_be_null() {
+fn age_out_of_range_nulls_the_birth_date_and_the_child_loads() {
     let xml = mutate(
         "<PersonBirthDate>2015-03-20<",
         "<PersonBirthDate>1995-03-20<",
     );
     let r = run(&xml);
-    assert_eq!(
-        r.stats.tables["person"].quarantined,
-        counts(&[("AGE_OUT_OF_RANGE", 1)])
-    );
-
-    let nullable = |column| {
-        (
-            "tables/person.toml",
-            column,
-            "nullable = false",
-            "nullable = true",
-        )
-    };
-    let r = run_with(
-        patched(&[nullable("birth_month"), nullable("age_at_census")]),
-        &xml,
-    );
     r.assert_all_loaded();
     assert_eq!(r.date_nulls("person", "birth_month"), [true]);
     r.assert_nulled(
@@ -530,6 +517,24 @@ fn age_out_of_range_rejects_while_the_birth_month_may_not_be_null() {
         "AGE_OUT_OF_RANGE",
         "PersonBirthDate",
         Some("1995-03-20"),
+    );
+
+    // Where the schema requires the birth month, the person is rejected instead.
+    let required = |column| {
+        (
+            "tables/person.toml",
+            column,
+            "nullable = true",
+            "nullable = false",
+        )
+    };
+    let r = run_with(
+        patched(&[required("birth_month"), required("age_at_census")]),
+        &xml,
+    );
+    assert_eq!(
+        r.stats.tables["person"].quarantined,
+        counts(&[("AGE_OUT_OF_RANGE", 1)])
     );
 }
 
