@@ -10,6 +10,10 @@ fn collect(dir: &Path, root: &Path, out: &mut Vec<(String, PathBuf)>) -> std::io
     for entry in entries {
         let path = entry.path();
         if path.is_dir() {
+            // A directory's own mtime changes when a file is added to or removed from it (not
+            // when one below a subfolder is), so each folder is watched: a new table file
+            // rebuilds the registry.
+            println!("cargo:rerun-if-changed={}", path.display());
             collect(&path, root, out)?;
         } else if path.extension().is_some_and(|e| e == "toml" || e == "txt") {
             let rel = path

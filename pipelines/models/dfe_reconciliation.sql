@@ -7,16 +7,20 @@
 --
 -- The tolerances are this pipeline's choice (edit them here): counts must agree exactly;
 -- percentages within 0.05 points, because the DfE publishes them to one decimal place.
+-- Only whole years are compared (period_complete): the DfE's year is whole, and ours for the
+-- year before the earliest return or the census year holds only part of it.
 WITH tolerances AS (
     SELECT * FROM (VALUES ('count', 0.0), ('percentage', 0.05)) AS t(kind, tolerance)
 ),
 t AS (
     SELECT * FROM kpi_timeliness
     WHERE period_type = 'calendar_year' AND geography_level = 'la' AND source IN ('sen2', 'dfe_published')
+      AND period_complete
 ),
 r AS (
     SELECT * FROM kpi_requests
     WHERE period_type = 'calendar_year' AND geography_level = 'la' AND source IN ('sen2', 'dfe_published')
+      AND period_complete
 ),
 figures AS (
     SELECT 'kpi_timeliness' AS kpi_table, 'plans_issued_den' AS kpi_column, 'count' AS kind, period_start, la_code, source, CAST(plans_issued_den AS DOUBLE) AS value FROM t

@@ -9,6 +9,10 @@ WITH ceased AS (
     CROSS JOIN (VALUES ('month'), ('calendar_year')) AS t(period_type)
     WHERE f.cease_date IS NOT NULL
 )
+-- period_complete: whether the row's period is wholly covered by its source (period_coverage;
+-- the DfE's published figures always are).
+SELECT x.*, (x.source = 'dfe_published' OR pc.source IS NOT NULL) AS period_complete
+FROM (
 SELECT period_type, period_start, geography_level, geography_code, la_code, source_system AS source,
            sum(CASE WHEN cease_reason = '1' THEN 1 ELSE 0 END) AS max_age,
            sum(CASE WHEN cease_reason = '2' THEN 1 ELSE 0 END) AS needs_met,
@@ -22,3 +26,7 @@ SELECT period_type, period_start, geography_level, geography_code, la_code, sour
            count(*) AS total_ceased
 FROM ceased
 GROUP BY period_type, period_start, geography_level, geography_code, la_code, source_system
+) x
+LEFT JOIN period_coverage pc
+  ON pc.period_type = x.period_type AND pc.period_start = x.period_start
+ AND pc.source = x.source AND pc.la_code = x.la_code

@@ -104,6 +104,10 @@ k AS (
     UNION ALL
     SELECT * FROM dfe
 )
+-- period_complete: whether the row's period is wholly covered by its source (period_coverage;
+-- the DfE's published figures always are).
+SELECT x.*, (x.source = 'dfe_published' OR pc.source IS NOT NULL) AS period_complete
+FROM (
 SELECT period_type,
        period_start,
        geography_level,
@@ -128,3 +132,7 @@ SELECT period_type,
        request_assess_pc_status,
        request_outcome_six_weeks_pc_status
 FROM k
+) x
+LEFT JOIN period_coverage pc
+  ON pc.period_type = x.period_type AND pc.period_start = x.period_start
+ AND pc.source = x.source AND pc.la_code = x.la_code

@@ -279,7 +279,7 @@ pub async fn export_sql(cx: &BuildContext<'_>, dir: &std::path::Path) -> Result<
         };
         let def = table_def(cx.registry, &name)?;
         let sql = match def.suppression.as_ref().and_then(|s| s.headline.as_deref()) {
-            Some(h) => with_targets(&m.sql, h),
+            Some(h) => with_targets(&m.sql, h, def.has_column(PERIOD_COMPLETE)),
             None => m.sql.clone(),
         };
         models.push(serde_json::json!({ "name": name, "sql": sql }));
@@ -779,7 +779,7 @@ async fn run_model(
     let def = table_def(cx.registry, name)?;
     let schema = def.arrow_schema();
     let sql = match def.suppression.as_ref().and_then(|s| s.headline.as_deref()) {
-        Some(headline) => with_targets(sql, headline),
+        Some(headline) => with_targets(sql, headline, def.has_column(PERIOD_COMPLETE)),
         None => sql.to_owned(),
     };
     let df = ctx.sql(&sql).await.map_err(|e| sql_err(name, file, e))?;
@@ -890,13 +890,23 @@ async fn publish_batches(
     Ok(outcome)
 }
 
+/// The column that says a row's period is wholly covered by its source's data.
+const PERIOD_COMPLETE: &str = "period_complete";
+
 /// Wraps a KPI model's SQL so each row carries the target for its headline KPI and a
 /// red/amber/green status, from `ref_target` (targets.csv): the target for the row's own area
 /// beats the `*` one for its level; green meets the target, amber misses it by no more than
 /// the target's margin. One definition for every KPI table, rather than a copy in each model.
-pub(crate) fn with_targets(sql: &str, headline: &str) -> String {
+/// Where the table has `period_complete`, a partial period (the current year, the year before
+/// the earliest return) gets no colour: its figure is not yet the period's.
+pub(crate) fn with_targets(sql: &str, headline: &str, gated: bool) -> String {
     let kpi = headline.replace('\'', "''");
     let h = format!("m.\"{}\"", headline.replace('"', "\"\""));
+    let gate = if gated {
+        format!(" OR NOT m.\"{PERIOD_COMPLETE}\"")
+    } else {
+        String::new()
+    };
     let join = |alias: &str, code: &str| {
         format!(
             "LEFT JOIN ref_target {alias}
@@ -909,7 +919,7 @@ pub(crate) fn with_targets(sql: &str, headline: &str) -> String {
     format!(
         "SELECT m.*,
        COALESCE(ts.target, tg.target) AS target,
-       CASE WHEN {h} IS NULL OR COALESCE(ts.target, tg.target) IS NULL THEN NULL
+       CASE WHEN {h} IS NULL OR COALESCE(ts.target, tg.target) IS NULL{gate} THEN NULL
             WHEN COALESCE(ts.direction, tg.direction) = 'higher_is_better' THEN
                  CASE WHEN {h} >= COALESCE(ts.target, tg.target) THEN 'green'
                       WHEN {h} >= COALESCE(ts.target, tg.target) - COALESCE(ts.amber_within, tg.amber_within) THEN 'amber'

@@ -66,9 +66,11 @@ fn sen2_plan(request: &'static str) -> [(&'static str, &'static str); 2] {
 async fn plan_issued_on_day_140_is_within_20_weeks_and_day_141_is_not() {
     let t = TestLake::new();
     let mut i = Inputs::new();
-    // Both requests received 1 March 2024.
+    // Both requests received 1 March 2024, in the 2025 return (activity year 2024, so 2024
+    // is a whole year and gets its colour).
     //   1 Mar → 1 Apr 31, → 1 May 30 (61), → 1 Jun 31 (92), → 1 Jul 30 (122), → 19 Jul 18
     //   = 140 days = exactly 20 weeks: 19 July 2024 is the last day within; 20 July is day 141.
+    i.in_return(2025);
     i.child("c1", "SG1")
         .issued_plan("r1", "c1", "2024-03-01", "2024-07-19");
     i.child("c2", "SG1")
@@ -247,8 +249,11 @@ async fn a_request_counts_in_the_year_received_and_its_decision_in_the_year_deci
     ]);
     y2025.assert_float("request_outcome_six_weeks_pc", 100.0);
     assert_eq!(y2025.float("request_assess_pc"), None);
-    // targets.csv: 90 % for LAs: 100 ≥ 90 → green.
+    // targets.csv: 90 % for LAs: 100 ≥ 90 → green. The 2026 return's activity year, 2025,
+    // is whole; so is 2024 (the 2025 return's).
     assert_eq!(y2025.text("rag_status").as_deref(), Some("green"));
+    assert_eq!(y2025.bool("period_complete"), Some(true));
+    assert_eq!(y2024.bool("period_complete"), Some(true));
     // The month rows split the same way: December 2024 the request, January 2025 the decision.
     kpi.row(&la_month("2024-12-01")).assert_ints(&[
         ("requests_received_in_year", 1),
@@ -271,6 +276,8 @@ async fn a_late_plan_with_an_exception_is_left_out_of_the_ex_figures_only() {
     // r1: 1 Mar → 30 Aug 2024 = 122 (to 1 Jul) + 31 (to 1 Aug) + 29 = 182 days = 26 weeks,
     //     late, but a 20-week exception applied.
     // r2: 1 Mar → 5 Jul 2024 = 122 + 4 = 126 days = 18 weeks, on time, no exception.
+    // Both in the 2025 return, whose activity year is 2024.
+    i.in_return(2025);
     i.child("c1", "SG1")
         .issued_plan("r1", "c1", "2024-03-01", "2024-08-30")
         .set("assessment", "r1", "week20_exception", "true");
@@ -1290,4 +1297,69 @@ async fn a_review_decision_dated_before_its_meeting_is_not_within_4_weeks() {
         ("reviews_decision_within_4_weeks", 1),
     ]);
     y2026.assert_float("pc_reviews_decision_within_4_weeks", 50.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn periods_outside_the_returns_activity_years_are_partial_and_get_no_colour() {
+    let t = TestLake::new();
+    let mut i = Inputs::new();
+    // The 2026 return covers 2025. It also holds a request received in November 2024 (still
+    // open in 2025) and one decided on 10 January 2026, before census day: 2024 and 2026 are
+    // partial, 2025 whole.
+    i.child("c1", "SG1").add(
+        "request",
+        &[
+            ("request_key", "r1"),
+            ("person_key", "c1"),
+            ("received_date", "2024-11-04"),
+            ("request_outcome", "Y"),
+            ("request_outcome_date", "2024-12-02"),
+        ],
+    );
+    i.child("c2", "SG1").add(
+        "request",
+        &[
+            ("request_key", "r2"),
+            ("person_key", "c2"),
+            ("received_date", "2025-12-15"),
+            ("request_outcome", "Y"),
+            ("request_outcome_date", "2026-01-10"),
+        ],
+    );
+    i.child("c3", "SG1").add(
+        "request",
+        &[
+            ("request_key", "r3"),
+            ("person_key", "c3"),
+            ("received_date", "2025-03-03"),
+            ("request_outcome", "Y"),
+            ("request_outcome_date", "2025-03-24"),
+        ],
+    );
+    t.build(&i).await;
+
+    let kpi = t.read("kpi_requests").await;
+    for (year, complete) in [
+        ("2024-01-01", false),
+        ("2025-01-01", true),
+        ("2026-01-01", false),
+    ] {
+        let row = kpi.row(&la_year(year));
+        assert_eq!(row.bool("period_complete"), Some(complete), "{year}");
+        // Every decision here is within 6 weeks (100 %, green against 90 %), but only the
+        // whole year is coloured.
+        row.assert_float("request_outcome_six_weeks_pc", 100.0);
+        let rag = row.text("rag_status");
+        assert_eq!(rag.as_deref(), complete.then_some("green"), "{year}");
+    }
+    // Months follow their year: March 2025 is whole, December 2025's request counts in a whole
+    // month too; January 2026 is not.
+    assert_eq!(
+        kpi.row(&la_month("2025-03-01")).bool("period_complete"),
+        Some(true)
+    );
+    assert_eq!(
+        kpi.row(&la_month("2026-01-01")).bool("period_complete"),
+        Some(false)
+    );
 }
