@@ -23,11 +23,13 @@
 
 pub mod checks;
 mod error;
+mod graph;
 mod keys;
 pub mod project;
 mod reference;
 mod runner;
 pub mod suppress;
+mod targets;
 
 pub use checks::{CheckDef, CheckResult, CheckStatus, Severity};
 pub use error::{ModelError, ProjectError, Result};

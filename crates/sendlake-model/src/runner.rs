@@ -13,7 +13,6 @@ use deltalake::arrow::array::{
 use deltalake::arrow::compute::{can_cast_types, cast, concat_batches};
 use deltalake::arrow::datatypes::{Date32Type, SchemaRef};
 use deltalake::datafusion::catalog::TableProvider;
-use deltalake::datafusion::config::Dialect;
 use deltalake::datafusion::datasource::MemTable;
 use deltalake::datafusion::physical_plan::display::DisplayableExecutionPlan;
 use deltalake::datafusion::physical_plan::{ExecutionPlan, execute_stream};
@@ -26,10 +25,12 @@ use tracing::{error, info, warn};
 
 use crate::checks::{self, CheckDef, CheckResult, CheckStatus, Subject};
 use crate::error::{ModelError, Result};
+use crate::graph::order;
 use crate::keys::KeyFingerprints;
 use crate::project::ModelProject;
 use crate::reference;
 use crate::suppress::{SuppressionStats, suppress};
+use crate::targets::{PERIOD_COMPLETE, hide_rag, with_targets};
 
 /// What the build needs from the run.
 pub struct BuildContext<'a> {
@@ -498,96 +499,6 @@ fn register_reference(ctx: &SessionContext, cx: &BuildContext<'_>) -> Result<()>
     Ok(())
 }
 
-/// Tables a SQL text reads (CTE names excluded).
-fn references(ctx: &SessionContext, sql: &str) -> std::result::Result<Vec<String>, String> {
-    let state = ctx.state();
-    let statement = state
-        .sql_to_statement(sql, &Dialect::Generic)
-        .map_err(|e| e.to_string())?;
-    let refs = state
-        .resolve_table_references(&statement)
-        .map_err(|e| e.to_string())?;
-    let mut names: Vec<String> = refs.iter().map(|r| r.table().to_owned()).collect();
-    names.sort();
-    names.dedup();
-    Ok(names)
-}
-
-/// Models in dependency order (a model after every model it reads), each with every table it
-/// reads: the SQL is parsed once, here. Unknown tables and cycles are errors naming the
-/// model's file.
-fn order(cx: &BuildContext<'_>, ctx: &SessionContext) -> Result<Vec<(String, Vec<String>)>> {
-    let models = &cx.project.models;
-    let mut deps: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    let mut reads: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    let mut problems = Vec::new();
-    for (name, m) in models {
-        match references(ctx, &m.sql) {
-            Ok(refs) => {
-                for r in &refs {
-                    let known = models.contains_key(r)
-                        || r == "dim_date"
-                        || r.starts_with("ref_")
-                        || cx
-                            .registry
-                            .table(r)
-                            .is_some_and(|t| t.zone == Zone::Restricted);
-                    if !known {
-                        problems.push(crate::error::ProjectError::new(
-                            &m.file,
-                            None,
-                            format!("reads `{r}`, which is neither a restricted table, a reference table (ref_*), dim_date nor another model"),
-                        ));
-                    }
-                }
-                deps.insert(
-                    name,
-                    refs.iter()
-                        .filter(|r| models.contains_key(*r))
-                        .cloned()
-                        .collect(),
-                );
-                reads.insert(name, refs);
-            }
-            Err(e) => problems.push(crate::error::ProjectError::new(
-                &m.file,
-                None,
-                format!("SQL does not parse: {e}"),
-            )),
-        }
-    }
-    if !problems.is_empty() {
-        return Err(ModelError::Project(problems));
-    }
-    let mut done: BTreeSet<String> = BTreeSet::new();
-    let mut out = Vec::new();
-    while out.len() < deps.len() {
-        let ready: Vec<String> = deps
-            .iter()
-            .filter(|(n, d)| !done.contains(**n) && d.iter().all(|x| done.contains(x)))
-            .map(|(n, _)| (*n).to_owned())
-            .collect();
-        if ready.is_empty() {
-            let stuck: Vec<&str> = deps
-                .keys()
-                .filter(|n| !done.contains(**n))
-                .copied()
-                .collect();
-            return Err(ModelError::Project(vec![crate::error::ProjectError::new(
-                &cx.project.dir,
-                None,
-                format!("models read each other in a cycle: {}", stuck.join(", ")),
-            )]));
-        }
-        for n in ready {
-            done.insert(n.clone());
-            let r = reads.remove(n.as_str()).unwrap_or_default();
-            out.push((n, r));
-        }
-    }
-    Ok(out)
-}
-
 /// First and last day the data touches: the min and max of every date column of the inputs
 /// that is not a quasi-identifier (birth months would stretch it back 25 years), bounded to
 /// 1990 … two years after the run so one absurd date cannot create a million-row calendar.
@@ -888,107 +799,6 @@ async fn publish_batches(
         .millis
         .saturating_sub(outcome.check_millis + outcome.commit_millis);
     Ok(outcome)
-}
-
-/// The column that says a row's period is wholly covered by its source's data.
-const PERIOD_COMPLETE: &str = "period_complete";
-
-/// Wraps a KPI model's SQL so each row carries the target for its headline KPI and a
-/// red/amber/green status, from `ref_target` (targets.csv): the target for the row's own area
-/// beats the `*` one for its level; green meets the target, amber misses it by no more than
-/// the target's margin. One definition for every KPI table, rather than a copy in each model.
-/// Where the table has `period_complete`, a partial period (the current year, the year before
-/// the earliest return) gets no colour: its figure is not yet the period's.
-pub(crate) fn with_targets(sql: &str, headline: &str, gated: bool) -> String {
-    let kpi = headline.replace('\'', "''");
-    let h = format!("m.\"{}\"", headline.replace('"', "\"\""));
-    let gate = if gated {
-        format!(" OR NOT m.\"{PERIOD_COMPLETE}\"")
-    } else {
-        String::new()
-    };
-    let join = |alias: &str, code: &str| {
-        format!(
-            "LEFT JOIN ref_target {alias}
-  ON {alias}.kpi = '{kpi}' AND {alias}.geography_level = m.geography_level
- AND {alias}.geography_code = {code} AND {alias}.period_type = m.period_type
- AND m.period_start >= {alias}.valid_from
- AND m.period_start <= COALESCE({alias}.valid_to, DATE '9999-12-31')"
-        )
-    };
-    format!(
-        "SELECT m.*,
-       COALESCE(ts.target, tg.target) AS target,
-       CASE WHEN {h} IS NULL OR COALESCE(ts.target, tg.target) IS NULL{gate} THEN NULL
-            WHEN COALESCE(ts.direction, tg.direction) = 'higher_is_better' THEN
-                 CASE WHEN {h} >= COALESCE(ts.target, tg.target) THEN 'green'
-                      WHEN {h} >= COALESCE(ts.target, tg.target) - COALESCE(ts.amber_within, tg.amber_within) THEN 'amber'
-                      ELSE 'red' END
-            ELSE CASE WHEN {h} <= COALESCE(ts.target, tg.target) THEN 'green'
-                      WHEN {h} <= COALESCE(ts.target, tg.target) + COALESCE(ts.amber_within, tg.amber_within) THEN 'amber'
-                      ELSE 'red' END
-       END AS rag_status
-FROM (
-{sql}
-) m
-{}
-{}",
-        join("ts", "m.geography_code"),
-        join("tg", "'*'")
-    )
-}
-
-/// Nulls `rag_status` where the headline was suppressed: a colour would tell which side of
-/// the target the hidden value lies.
-fn hide_rag(model: &str, batch: &RecordBatch, headline: &str) -> Result<RecordBatch> {
-    let schema = batch.schema();
-    let (Ok(status_idx), Ok(rag_idx)) = (
-        schema.index_of(&format!("{headline}_status")),
-        schema.index_of("rag_status"),
-    ) else {
-        return Ok(batch.clone());
-    };
-    let status = cast(
-        batch.column(status_idx),
-        &deltalake::arrow::datatypes::DataType::Utf8,
-    )
-    .map_err(|e| ModelError::lake(format!("{model}: rag_status"), e))?;
-    let rag = cast(
-        batch.column(rag_idx),
-        &deltalake::arrow::datatypes::DataType::Utf8,
-    )
-    .map_err(|e| ModelError::lake(format!("{model}: rag_status"), e))?;
-    let (status, rag) = (status.as_string::<i32>(), rag.as_string::<i32>());
-    let hidden: StringArray = (0..batch.num_rows())
-        .map(|i| {
-            let suppressed = status.is_valid(i) && status.value(i) == "c";
-            (!suppressed && rag.is_valid(i)).then(|| rag.value(i))
-        })
-        .collect();
-    let mut columns = batch.columns().to_vec();
-    columns[rag_idx] = Arc::new(hidden);
-    let fields: Vec<_> = schema
-        .fields()
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            if i == rag_idx {
-                Arc::new(
-                    f.as_ref()
-                        .clone()
-                        .with_data_type(deltalake::arrow::datatypes::DataType::Utf8)
-                        .with_nullable(true),
-                )
-            } else {
-                f.clone()
-            }
-        })
-        .collect();
-    RecordBatch::try_new(
-        Arc::new(deltalake::arrow::datatypes::Schema::new(fields)),
-        columns,
-    )
-    .map_err(|e| ModelError::lake(format!("{model}: rag_status"), e))
 }
 
 /// The checks that apply to a model's output: its primary key is unique, its code columns
