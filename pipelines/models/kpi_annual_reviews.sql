@@ -39,5 +39,7 @@ SELECT period_type,
        pc_reviews_within_12_months,
        reviews_with_decision,
        reviews_decision_within_4_weeks,
-       pc_reviews_decision_within_4_weeks
+       pc_reviews_decision_within_4_weeks,
+       -- A snapshot is whole by construction (see the column's description).
+       TRUE AS period_complete
 FROM k

@@ -75,5 +75,7 @@ SELECT period_type,
        waiting_total,
        waiting_over_18_weeks,
        pc_waiting_over_18_weeks,
-       pc_waiting_over_52_weeks
+       pc_waiting_over_52_weeks,
+       -- A snapshot is whole by construction (see the column's description).
+       TRUE AS period_complete
 FROM k

@@ -42,5 +42,7 @@ all_rows AS (
     SELECT * FROM dfe_rows
 )
 SELECT period_type, period_start, geography_level, geography_code, la_code, source, setting_group, setting_category, ehc_plans, caseload_total,
-       100.0 * ehc_plans / NULLIF(caseload_total, 0) AS ehc_plans_pc
+       100.0 * ehc_plans / NULLIF(caseload_total, 0) AS ehc_plans_pc,
+       -- A snapshot is whole by construction (see the column's description).
+       TRUE AS period_complete
 FROM all_rows

@@ -11,6 +11,7 @@ mod crash;
 mod declared_sources;
 mod deploy;
 mod dictionary;
+mod disclosure;
 mod idempotence;
 mod kpi_oracle;
 mod logs;

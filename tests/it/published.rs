@@ -2,10 +2,10 @@
 //! no pseudonymised key, no person-level row, and no count from 1 to the threshold left
 //! showing, directly or by subtraction.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 
-use arrow_array::{Array, Int64Array, RecordBatch, StringArray};
+use arrow_array::{Array, RecordBatch, StringArray};
 use sendlake_extract::{Sen2Item, Sen2Reader};
 use sendlake_schema::{SchemaRegistry, SuppressionDef, Zone};
 
@@ -38,40 +38,12 @@ pub(crate) fn demo_pipeline(ws: &Workspace) -> std::path::PathBuf {
     p
 }
 
-fn i64s(batch: &RecordBatch, column: &str) -> Option<Int64Array> {
-    batch
-        .column_by_name(column)?
-        .as_any()
-        .downcast_ref::<Int64Array>()
-        .cloned()
-}
-
 fn utf8s(batch: &RecordBatch, column: &str) -> Option<StringArray> {
     batch
         .column_by_name(column)?
         .as_any()
         .downcast_ref::<StringArray>()
         .cloned()
-}
-
-/// A grouping key cell as text, whatever its type (codes, dates, years).
-fn key_cell(batch: &RecordBatch, column: &str, i: usize) -> String {
-    use arrow_array::{Date32Array, Int32Array};
-    let c = batch.column_by_name(column).unwrap();
-    if c.is_null(i) {
-        return String::new();
-    }
-    if let Some(a) = c.as_any().downcast_ref::<StringArray>() {
-        a.value(i).to_owned()
-    } else if let Some(a) = c.as_any().downcast_ref::<Date32Array>() {
-        a.value(i).to_string()
-    } else if let Some(a) = c.as_any().downcast_ref::<Int32Array>() {
-        a.value(i).to_string()
-    } else if let Some(a) = c.as_any().downcast_ref::<Int64Array>() {
-        a.value(i).to_string()
-    } else {
-        panic!("{column}: unexpected key type {}", c.data_type())
-    }
 }
 
 /// Whether row `i` of a table is exempt from suppression (already-published statistics).
@@ -120,9 +92,16 @@ fn the_published_zone_of_a_demo_run_is_safe_to_publish() {
     assert!(secrets.len() > 1000, "the scan needs something to look for");
 
     let registry = SchemaRegistry::embedded().unwrap();
-    let policy = sendlake_schema::SuppressionPolicy::default();
+    // The demo's own publishing policy, rules included (NHS 1-7 and rounding, the DfE's
+    // LA-level annual figures as published).
+    let policy = sendlake_pipeline::PipelineFile::load(&pipeline)
+        .unwrap()
+        .models
+        .expect("the demo builds the models")
+        .publish;
+    assert!(policy.rules.len() >= 2, "the demo sets per-source rules");
     let mut scanned = 0;
-    let mut suppressed_cells = 0;
+    let mut proof = crate::disclosure::Proof::default();
     for def in registry
         .tables()
         .iter()
@@ -134,9 +113,8 @@ fn the_published_zone_of_a_demo_run_is_safe_to_publish() {
             def.name
         );
         scanned += 1;
-        type Group = (usize, String, Vec<String>);
-        let mut groups: BTreeMap<Group, (usize, usize)> = BTreeMap::new();
-        for batch in ws.read("published", &def.name) {
+        let batches = ws.read("published", &def.name);
+        for batch in &batches {
             // Columns: only what the schema declares, none of them personal.
             for field in batch.schema().fields() {
                 let col = def
@@ -181,32 +159,12 @@ fn the_published_zone_of_a_demo_run_is_safe_to_publish() {
             let Some(sup) = &def.suppression else {
                 continue;
             };
-            // No small count left showing, and what is hidden is marked `c`.
-            for c in &sup.counts {
-                let values = i64s(&batch, c).unwrap();
-                for i in 0..batch.num_rows() {
-                    if exempt(&batch, sup, i) {
-                        continue;
-                    }
-                    if values.is_valid(i) {
-                        let v = values.value(i);
-                        assert!(
-                            v == 0 || v > policy.suppress_max,
-                            "{}.{} shows {v} (row {i})",
-                            def.name,
-                            c
-                        );
-                    } else if hidden(&batch, c, i) {
-                        suppressed_cells += 1;
-                    }
-                }
-            }
             // Rates never show beside a hidden numerator or denominator.
             for r in &sup.rates {
                 let rate = batch.column_by_name(&r.column).unwrap();
                 for i in 0..batch.num_rows() {
-                    if !exempt(&batch, sup, i)
-                        && (hidden(&batch, &r.numerator, i) || hidden(&batch, &r.denominator, i))
+                    if !exempt(batch, sup, i)
+                        && (hidden(batch, &r.numerator, i) || hidden(batch, &r.denominator, i))
                     {
                         assert!(
                             rate.is_null(i),
@@ -217,53 +175,17 @@ fn the_published_zone_of_a_demo_run_is_safe_to_publish() {
                     }
                 }
             }
-            // No relation with exactly one hidden cell (it could be recovered by subtraction).
-            for a in &sup.additive {
-                for i in 0..batch.num_rows() {
-                    if exempt(&batch, sup, i) {
-                        continue;
-                    }
-                    let cells: Vec<&String> = std::iter::once(&a.total).chain(&a.parts).collect();
-                    let n_hidden = cells.iter().filter(|c| hidden(&batch, c, i)).count();
-                    let n_shown = cells
-                        .iter()
-                        .filter(|c| i64s(&batch, c).unwrap().is_valid(i))
-                        .count();
-                    assert!(
-                        !(n_hidden == 1 && n_shown > 0),
-                        "{} row {i}: one hidden cell among {} = {:?}",
-                        def.name,
-                        a.total,
-                        a.parts
-                    );
-                }
-            }
-            // Sibling groups may span the batches a table is read in: count across all.
-            for (pi, p) in sup.partitions.iter().enumerate() {
-                for c in &sup.counts {
-                    let values = i64s(&batch, c).unwrap();
-                    for i in 0..batch.num_rows() {
-                        if exempt(&batch, sup, i) {
-                            continue;
-                        }
-                        let key: Vec<String> =
-                            p.by.iter().map(|b| key_cell(&batch, b, i)).collect();
-                        let e = groups.entry((pi, c.clone(), key)).or_default();
-                        if hidden(&batch, c, i) {
-                            e.0 += 1;
-                        } else if values.is_valid(i) {
-                            e.1 += 1;
-                        }
-                    }
-                }
-            }
         }
-        for ((_, c, key), (h, shown)) in groups {
-            assert!(
-                !(h == 1 && shown > 0),
-                "{}.{c}: one hidden sibling in group {key:?}",
-                def.name
-            );
+        // No small count left showing, and no hidden cell given back by the declared
+        // relations solved together, or by a difference of published cells.
+        if let Some(sup) = &def.suppression {
+            let table = crate::disclosure::Table::read(&batches, sup, &policy);
+            let p = table.prove(&def.name, sup);
+            proof.hidden += p.hidden;
+            proof.equations += p.equations;
+            proof.remainders_checked += p.remainders_checked;
+            proof.exempt_rows += p.exempt_rows;
+            proof.rounded_rows += p.rounded_rows;
         }
     }
     assert!(scanned >= 19, "only {scanned} published tables scanned");
@@ -304,7 +226,15 @@ fn the_published_zone_of_a_demo_run_is_safe_to_publish() {
         }
     }
     assert!(
-        suppressed_cells > 100,
-        "the demo's small areas are suppressed ({suppressed_cells} cells)"
+        proof.hidden > 100,
+        "the demo's small areas are suppressed: {proof:?}"
+    );
+    assert!(
+        proof.equations > 100 && proof.remainders_checked > 100,
+        "the proof had relations to solve and differences to check: {proof:?}"
+    );
+    assert!(
+        proof.exempt_rows > 0 && proof.rounded_rows > 0,
+        "the demo exercises both kinds of rule: {proof:?}"
     );
 }

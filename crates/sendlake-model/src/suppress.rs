@@ -9,16 +9,23 @@
 //! until no relation has exactly one hidden cell. The declaration of what is a count, what adds
 //! up to what and which rates and statistics depend on which counts is structural and lives in
 //! the table's schema ([`SuppressionDef`]); the thresholds are policy and come from the pipeline
-//! file ([`SuppressionPolicy`]), so one schema serves partners with different rules.
+//! file ([`SuppressionPolicy`]), so one schema serves partners with different rules. The policy
+//! may set other thresholds for some rows (its `rules`: NHS-derived counts hide 1–7 and round
+//! to 5), or publish them as they are (the DfE's own LA-level annual SEN2 figures): each row
+//! takes the first rule that selects it, else the defaults.
 //!
 //! # Rules, in the order they are applied
 //!
 //! 1. **Exempt rows.** A row whose `exempt.column` holds one of `exempt.values` (e.g. source
 //!    `dfe_published`: figures the DfE has already published, so hiding them protects no one
-//!    and would only make our tables disagree with theirs) is left exactly as it is and takes no
-//!    part in any rule below: it is never suppressed, never chosen for secondary suppression,
-//!    not a sibling in a partition and not rounded. Such rows are counted in `rows_exempt`.
-//! 2. **Primary.** A count from 1 to `suppress_max` becomes null with `c`. Zero stays shown (the
+//!    and would only make our tables disagree with theirs) is left exactly as it is: it is
+//!    never suppressed, never chosen for secondary suppression, not a sibling in a partition
+//!    and not rounded. In a rollup it is a shown cell that cannot be chosen (a total the DfE
+//!    publishes still adds up its months). A row a policy rule publishes `unsuppressed` is
+//!    exempt in the same way, except a rollup total over a single part with no remainder (a
+//!    year whose activity all falls in one month): it would give that part away, so it is
+//!    protected like any other row. Exempt rows are counted in `rows_exempt`.
+//! 2. **Primary.** A count from 1 to the row's `suppress_max` becomes null with `c`. Zero stays shown (the
 //!    DfE shows 0: an empty cell identifies nobody) and a null count stays null.
 //! 3. **Secondary**, repeated until nothing changes, since one secondary suppression can leave
 //!    another relation with a single hidden cell:
@@ -29,24 +36,44 @@
 //!      only when no part is available, because a shown total is the most useful figure of
 //!      the row. Smallest, because it loses the least information; above 0 first, because a
 //!      hidden 0 next to a hidden small count still lets a reader bound the small one tightly.
+//!      A relation may declare an unpublished `remainder` (total = parts + remainder: exception
+//!      cases between all plans and those without an exception). A reader gets the remainder
+//!      by subtraction, so where it is from 1 to `suppress_max` it counts as a hidden cell that
+//!      cannot be chosen; otherwise it is taken as known, since it could be guessed.
+//!    - *rollups* (rows selected as parts add up to a total row of the same table: months to
+//!      their calendar year, districts to their LA): for each count column, the cells of a
+//!      group's parts and its total row are one relation, treated as an additive one (parts
+//!      before the total, a declared remainder as above, judged by the strictest threshold of
+//!      the group's rows). A group with no total row is treated as a partition.
 //!    - *partitions* (rows agreeing on all `by` columns, nulls equal to nulls, are siblings of a
-//!      total shown elsewhere): for each count column separately, if exactly one sibling cell
-//!      is suppressed, one more is: the smallest value above 0 among the shown siblings, else
-//!      the smallest (a 0), ties to the first in row order.
+//!      total shown elsewhere, or of a `total` count column repeated in each of their rows):
+//!      for each of its count columns (`counts`, default all) separately, if exactly one cell
+//!      of the siblings and their total is suppressed, one more is: the smallest value above 0
+//!      among the shown siblings, else the smallest (a 0), ties to the first in row order,
+//!      else the total.
+//!    - *repeated* counts (an area's caseload beside each of its needs): hidden in one row of
+//!      the group, it is hidden in all.
 //!
 //!    Secondary cells also become null with `c` and are counted in `cells_secondary`. The
-//!    passes visit the additive relations (rule by rule, row by row) and then the partition
-//!    groups (rule by rule, group by first appearance, count column by declaration), over and
-//!    over; only relations whose cells changed since they were last looked at are looked at
+//!    passes visit the additive relations (rule by rule, row by row), the partition groups
+//!    (rule by rule, group by first appearance, count column by declaration) and then the
+//!    rollup groups (the same order), over and over; only relations whose cells changed since they were last looked at are looked at
 //!    again, which gives the same result as full passes without their quadratic cost.
+//!
+//!    **3b. The relations together** (module `audit`): no relation with exactly one hidden
+//!    cell is not enough where relations cross (a table of areas by need, each with its
+//!    total: a hidden cell bridging two groups of hidden cells is their difference). Every
+//!    relation instance becomes a linear equation over the hidden cells; Gaussian elimination
+//!    finds any hidden cell (or small remainder) that follows from the shown ones, and one
+//!    more cell of its equations is hidden, then rule 3 runs again, until nothing follows.
 //! 4. **Rates.** A rate cell becomes null with `c` if its numerator or denominator cell was
 //!    suppressed (the rate and the other count would give the hidden one back), or if the
-//!    original denominator is from 1 to `min_rate_denominator - 1` (a percentage of a handful
+//!    original denominator is from 1 to the row's `min_rate_denominator - 1` (a percentage of a handful
 //!    of children is itself a small-number disclosure). A denominator of 0 or null leaves the
 //!    rate as it is: there is no one behind it to disclose.
 //! 5. **Derived** statistics (a mean, a median over a count's records) become null with `c`
 //!    when their count was suppressed: the mean of one child's waiting time is that child's.
-//! 6. **Rounding.** With `round_to = Some(n)`, `n > 1`, every shown count (not suppressed, not
+//! 6. **Rounding.** Where the row's `round_to` is `Some(n)`, `n > 1`, every shown count (not suppressed, not
 //!    exempt, not null) is rounded to the nearest multiple of `n`, halves up (n = 5: 7 → 5,
 //!    8 → 10, 12 → 10, 13 → 15), so that differences between overlapping tables do not give
 //!    small counts back. Rates and derived statistics are not recomputed: they were computed
@@ -66,7 +93,12 @@
 //!
 //! - A partition group of one row has no sibling to suppress alongside its hidden cell; if its
 //!   total is shown elsewhere, that total gives the cell back. Declare partitions whose groups
-//!   have several rows, or suppress the total where it is published.
+//!   have several rows, or with their `total` column, or suppress the total where it is
+//!   published.
+//! - Only linear relations are solved: bounds a reader gets from counts being at least 0
+//!   (interval disclosure) are not.
+//! - Relations between tables, and between overlapping areas of different levels (a
+//!   district against the locality that holds most of it), are not seen.
 //! - Only relations within this one batch are seen: a total published in another table (or a
 //!   sum over a partition group that is itself a row of this table but not declared as an
 //!   additive relation) is not protected here.
@@ -93,7 +125,9 @@ use arrow_array::{
 };
 use arrow_buffer::NullBuffer;
 use arrow_schema::{ArrowError, DataType, Field, FieldRef, Schema};
-use sendlake_schema::{SuppressionDef, SuppressionPolicy};
+use sendlake_schema::{
+    RollupDef, RowPolicy, RowSelector, SuppressionDef, SuppressionPolicy, Thresholds,
+};
 
 /// The EES symbol for a cell suppressed to protect individuals.
 const CONFIDENTIAL: &str = "c";
@@ -160,6 +194,16 @@ pub enum SuppressError {
         /// The column.
         column: String,
     },
+    /// A partition's or a repeated relation's column is not a declared count.
+    #[error("{table}: suppression column `{column}` is in a {relation} but not among the counts")]
+    RelationNotCount {
+        /// The table being suppressed.
+        table: String,
+        /// The column.
+        column: String,
+        /// The kind of relation.
+        relation: &'static str,
+    },
     /// Arrow refused the output batch (a bug here rather than in the data).
     #[error("{table}: building the suppressed batch: {source}")]
     Arrow {
@@ -184,27 +228,30 @@ pub fn suppress(
     def: &SuppressionDef,
     policy: &SuppressionPolicy,
 ) -> Result<(RecordBatch, SuppressionStats), SuppressError> {
-    let input = Input::read(table, batch, def)?;
+    let input = Input::read(table, batch, def, policy)?;
     let mut stats = SuppressionStats {
         rows_exempt: input.exempt.iter().filter(|&&e| e).count() as u64,
         ..SuppressionStats::default()
     };
-    let mut grid = Grid::new(&input.counts);
-    grid.primary(&input.exempt, policy.suppress_max, &mut stats);
+    let mut grid = Grid::new(&input);
+    grid.primary(&input, &mut stats);
     grid.secondary(&input, &mut stats);
+    // Rule 3b: relations solved together; each round hides at least one more cell, so it ends.
+    loop {
+        let more = audit::repair(&input, &mut grid);
+        if more == 0 {
+            break;
+        }
+        stats.cells_secondary += more;
+        grid.secondary(&input, &mut stats);
+    }
 
     let rate_masks: Vec<Vec<bool>> = input
         .rates
         .iter()
         .map(|rate| {
             let cells = batch.column(rate.position);
-            let mask = rate_mask(
-                rate,
-                cells,
-                &grid,
-                &input.exempt,
-                policy.min_rate_denominator,
-            );
+            let mask = rate_mask(rate, cells, &grid, &input);
             stats.rates_suppressed += mask.iter().filter(|&&m| m).count() as u64;
             mask
         })
@@ -224,9 +271,7 @@ pub fn suppress(
         })
         .collect();
 
-    if let Some(n) = policy.round_to.filter(|&n| n > 1) {
-        grid.round(&input.exempt, n, &mut stats);
-    }
+    grid.round(&input, &mut stats);
 
     let output = input
         .assemble(batch, &grid, &rate_masks, &derived_masks)
@@ -261,10 +306,51 @@ struct Additive {
     total: usize,
     /// Parts in declaration order, without duplicates or the total.
     parts: Vec<usize>,
+    /// The unpublished remainder `total − Σ parts` of each row, from the unsuppressed values
+    /// (`None` where a cell is null or no remainder is declared).
+    remainder: Vec<Option<i64>>,
+    /// Whether the relation declares a remainder.
+    declares_remainder: bool,
+}
+
+/// A count repeated in the rows of each group (exempt rows are in none).
+struct Repeated {
+    column: usize,
+    groups: Vec<Vec<usize>>,
+    group_of: Vec<Option<usize>>,
+}
+
+/// One rollup rule: its groups of part rows, each with its total row.
+struct Rollup {
+    /// The count columns that add up.
+    columns: Vec<usize>,
+    /// Whether the rule declares a remainder.
+    declares_remainder: bool,
+    groups: Vec<RollupGroup>,
+    /// The groups each row is in (as a part or as the total; a total row totals one group
+    /// per kind of part, e.g. its districts and its localities).
+    groups_of: Vec<Vec<usize>>,
+}
+
+/// Part rows adding up to a total row (exempt rows included: they are shown cells that cannot
+/// be chosen).
+struct RollupGroup {
+    parts: Vec<usize>,
+    /// `None` when the table has no total row for the group: the total is then taken to be
+    /// shown elsewhere, as for a partition.
+    total: Option<usize>,
+    /// Per count column: the unpublished remainder `total − Σ parts` where one is declared
+    /// and every cell is known.
+    remainder: Vec<Option<i64>>,
 }
 
 /// One partition: its groups of sibling rows (exempt rows are in none).
 struct Partition {
+    /// The count columns that add up over a group.
+    columns: Vec<usize>,
+    /// The count column they add up to, repeated in each row of the group; `None`: shown
+    /// elsewhere.
+    total: Option<usize>,
     /// Rows of each group, groups in order of first appearance, rows in row order.
     groups: Vec<Vec<usize>>,
     /// The group of each row.
@@ -287,13 +373,23 @@ struct Input {
     derived: Vec<Statistic>,
     additive: Vec<Additive>,
     partitions: Vec<Partition>,
+    repeated: Vec<Repeated>,
+    rollups: Vec<Rollup>,
+    /// Rows published as they are: exempt by the table or unsuppressed by a policy rule.
     exempt: Vec<bool>,
+    /// The thresholds of each row (those of an exempt row are never used).
+    thresholds: Vec<Thresholds>,
     /// Status companions in `protected_columns` order: counts, rates, derived.
     statuses: Vec<Status>,
 }
 
 impl Input {
-    fn read(table: &str, batch: &RecordBatch, def: &SuppressionDef) -> Result<Self, SuppressError> {
+    fn read(
+        table: &str,
+        batch: &RecordBatch,
+        def: &SuppressionDef,
+        policy: &SuppressionPolicy,
+    ) -> Result<Self, SuppressError> {
         let mut seen = HashSet::new();
         for name in def.protected_columns() {
             if !seen.insert(name) {
@@ -361,58 +457,82 @@ impl Input {
                     parts.push(part);
                 }
             }
-            additive.push(Additive { total, parts });
+            let remainder = if relation.remainder.is_some() {
+                let cells: Vec<&[Option<i64>]> = std::iter::once(total)
+                    .chain(parts.iter().copied())
+                    .map(|c| counts[c].values.as_slice())
+                    .collect();
+                (0..batch.num_rows())
+                    .map(|row| {
+                        let mut rest = cells[0][row]?;
+                        for part in &cells[1..] {
+                            rest = rest.checked_sub(part[row]?)?;
+                        }
+                        Some(rest)
+                    })
+                    .collect()
+            } else {
+                vec![None; batch.num_rows()]
+            };
+            additive.push(Additive {
+                total,
+                parts,
+                remainder,
+                declares_remainder: relation.remainder.is_some(),
+            });
         }
 
-        let exempt = match &def.exempt {
-            None => vec![false; batch.num_rows()],
-            Some(exempt) => {
-                let (_, array) = column(table, batch, &exempt.column)?;
-                let values: HashSet<&str> = exempt.values.iter().map(String::as_str).collect();
-                let text = strings(array).ok_or_else(|| SuppressError::WrongType {
-                    table: table.to_owned(),
-                    column: exempt.column.clone(),
-                    found: array.data_type().clone(),
-                    expected: "Utf8, LargeUtf8 or Utf8View",
-                })?;
-                text.into_iter()
-                    .map(|v| v.is_some_and(|v| values.contains(v)))
-                    .collect()
+        let RowPolicies {
+            mut exempt,
+            thresholds,
+            by_rule,
+        } = row_policies(table, batch, def, policy)?;
+
+        let mut rollups = Vec::with_capacity(def.rollups.len());
+        for rule in &def.rollups {
+            rollups.push(Rollup::read(table, batch, rule, &counts, &count_index)?);
+        }
+        // A total a rule publishes as it is, over a single part with nothing else in it (a
+        // year whose activity all falls in one month), would give that part away: it is
+        // protected like any other row. Figures the table exempts are public already.
+        for rollup in rollups.iter().filter(|r| !r.declares_remainder) {
+            for group in rollup.groups.iter().filter(|g| g.parts.len() == 1) {
+                if let Some(total) = group.total.filter(|&t| by_rule[t]) {
+                    exempt[total] = false;
+                }
             }
-        };
+        }
 
         let mut partitions = Vec::with_capacity(def.partitions.len());
         for partition in &def.partitions {
-            let mut keys: Vec<Vec<KeyPart>> = vec![Vec::new(); batch.num_rows()];
-            for name in &partition.by {
-                let (_, array) = column(table, batch, name)?;
-                let parts = key_parts(array).ok_or_else(|| SuppressError::WrongType {
-                    table: table.to_owned(),
-                    column: name.clone(),
-                    found: array.data_type().clone(),
-                    expected: "Utf8, LargeUtf8, Utf8View, an integer, Date32, Date64 or Boolean",
-                })?;
-                for (key, part) in keys.iter_mut().zip(parts) {
-                    key.push(part);
-                }
-            }
-            let mut groups: Vec<Vec<usize>> = Vec::new();
-            let mut group_of = vec![None; batch.num_rows()];
-            let mut by_key: HashMap<Vec<KeyPart>, usize> = HashMap::new();
-            for (row, key) in keys.into_iter().enumerate() {
-                if exempt[row] {
-                    continue;
-                }
-                let group = *by_key.entry(key).or_insert_with(|| {
-                    groups.push(Vec::new());
-                    groups.len() - 1
-                });
-                if let Some(rows) = groups.get_mut(group) {
-                    rows.push(row);
-                }
-                group_of[row] = Some(group);
-            }
-            partitions.push(Partition { groups, group_of });
+            let (groups, group_of) = group_rows(table, batch, &partition.by, &exempt)?;
+            let columns = relation_counts(
+                table,
+                partition.counts.as_deref(),
+                &count_index,
+                "partition",
+            )?;
+            let total = match &partition.total {
+                None => None,
+                Some(name) => Some(count_of(table, name, &count_index, "partition")?),
+            };
+            partitions.push(Partition {
+                columns,
+                total,
+                groups,
+                group_of,
+            });
+        }
+
+        let mut repeated = Vec::with_capacity(def.repeated.len());
+        for rule in &def.repeated {
+            let column = count_of(table, &rule.column, &count_index, "repeated relation")?;
+            let (groups, group_of) = group_rows(table, batch, &rule.by, &exempt)?;
+            repeated.push(Repeated {
+                column,
+                groups,
+                group_of,
+            });
         }
 
         let mut statuses = Vec::new();
@@ -445,7 +565,10 @@ impl Input {
             derived,
             additive,
             partitions,
+            repeated,
+            rollups,
             exempt,
+            thresholds,
             statuses,
         })
     }
@@ -530,6 +653,293 @@ impl Input {
         let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
         RecordBatch::try_new_with_options(Arc::new(schema), columns, &options)
     }
+}
+
+/// The index of a count a relation names, or the error naming it.
+fn count_of(
+    table: &str,
+    name: &str,
+    count_index: &HashMap<&str, usize>,
+    relation: &'static str,
+) -> Result<usize, SuppressError> {
+    count_index
+        .get(name)
+        .copied()
+        .ok_or_else(|| SuppressError::RelationNotCount {
+            table: table.to_owned(),
+            column: name.to_owned(),
+            relation,
+        })
+}
+
+/// The counts a relation adds up: those it names, else every count.
+fn relation_counts(
+    table: &str,
+    names: Option<&[String]>,
+    count_index: &HashMap<&str, usize>,
+    relation: &'static str,
+) -> Result<Vec<usize>, SuppressError> {
+    match names {
+        None => Ok((0..count_index.len()).collect()),
+        Some(names) => names
+            .iter()
+            .map(|name| count_of(table, name, count_index, relation))
+            .collect(),
+    }
+}
+
+/// A text column's values, or the error naming it.
+fn text_values<'b>(
+    table: &str,
+    name: &str,
+    array: &'b ArrayRef,
+) -> Result<Vec<Option<&'b str>>, SuppressError> {
+    strings(array).ok_or_else(|| SuppressError::WrongType {
+        table: table.to_owned(),
+        column: name.to_owned(),
+        found: array.data_type().clone(),
+        expected: "Utf8, LargeUtf8 or Utf8View",
+    })
+}
+
+/// Which rows are published as they are, and the thresholds of each: the table's exemption
+/// first (figures already published), then the policy's rules, first match wins.
+fn row_policies(
+    table: &str,
+    batch: &RecordBatch,
+    def: &SuppressionDef,
+    policy: &SuppressionPolicy,
+) -> Result<RowPolicies, SuppressError> {
+    let rows = batch.num_rows();
+    let table_exempt: Vec<bool> = match &def.exempt {
+        None => vec![false; rows],
+        Some(exempt) => {
+            let (_, array) = column(table, batch, &exempt.column)?;
+            let values: HashSet<&str> = exempt.values.iter().map(String::as_str).collect();
+            text_values(table, &exempt.column, array)?
+                .into_iter()
+                .map(|v| v.is_some_and(|v| values.contains(v)))
+                .collect()
+        }
+    };
+    // The columns the rules look at; one a table does not have selects none of its rows.
+    let mut looked_at: HashMap<&str, Vec<Option<&str>>> = HashMap::new();
+    for name in policy.rules.iter().flat_map(|rule| rule.when.keys()) {
+        if looked_at.contains_key(name.as_str()) {
+            continue;
+        }
+        if let Ok(position) = batch.schema().index_of(name) {
+            let array = batch.column(position);
+            // A flag (`period_complete`) is matched by its text, `true` or `false`.
+            let values = match array.as_boolean_opt() {
+                Some(flags) => flags
+                    .iter()
+                    .map(|f| f.map(|f| if f { "true" } else { "false" }))
+                    .collect(),
+                None => text_values(table, name, array)?,
+            };
+            looked_at.insert(name, values);
+        }
+    }
+    let mut exempt = Vec::with_capacity(rows);
+    let mut thresholds = Vec::with_capacity(rows);
+    let mut by_rule = Vec::with_capacity(rows);
+    for (row, &table_exempt) in table_exempt.iter().enumerate() {
+        by_rule.push(false);
+        let row_policy = if table_exempt {
+            RowPolicy::AsIs
+        } else {
+            policy.for_row(|name| looked_at.get(name)?.get(row).copied().flatten())
+        };
+        match row_policy {
+            RowPolicy::AsIs => {
+                exempt.push(true);
+                thresholds.push(policy.thresholds());
+                if let Some(flag) = by_rule.last_mut() {
+                    *flag = !table_exempt;
+                }
+            }
+            RowPolicy::Protect(t) => {
+                exempt.push(false);
+                thresholds.push(t);
+            }
+        }
+    }
+    Ok(RowPolicies {
+        exempt,
+        thresholds,
+        by_rule,
+    })
+}
+
+/// Each row's policy, as [`row_policies`] reads it.
+struct RowPolicies {
+    exempt: Vec<bool>,
+    thresholds: Vec<Thresholds>,
+    /// Exempt by a policy rule rather than by the table.
+    by_rule: Vec<bool>,
+}
+
+impl Rollup {
+    /// Groups the part rows by `by`, the year of `year_of` and their own selector value, and
+    /// finds each group's total row.
+    fn read(
+        table: &str,
+        batch: &RecordBatch,
+        rule: &RollupDef,
+        counts: &[CountColumn],
+        count_index: &HashMap<&str, usize>,
+    ) -> Result<Self, SuppressError> {
+        let rows = batch.num_rows();
+        let columns = relation_counts(table, rule.counts.as_deref(), count_index, "rollup")?;
+        // The columns that make a part distinct (an area), beside the group's key.
+        let mut distinct: Vec<Vec<KeyPart>> = vec![Vec::new(); rows];
+        for name in rule.distinct_by.iter().flatten() {
+            for (key, part) in distinct.iter_mut().zip(key_column(table, batch, name)?) {
+                key.push(part);
+            }
+        }
+        let mut keys: Vec<Vec<KeyPart>> = vec![Vec::new(); rows];
+        for name in &rule.by {
+            for (key, part) in keys.iter_mut().zip(key_column(table, batch, name)?) {
+                key.push(part);
+            }
+        }
+        if let Some(name) = &rule.year_of {
+            let (_, array) = column(table, batch, name)?;
+            let dates =
+                array
+                    .as_primitive_opt::<Date32Type>()
+                    .ok_or_else(|| SuppressError::WrongType {
+                        table: table.to_owned(),
+                        column: name.clone(),
+                        found: array.data_type().clone(),
+                        expected: "Date32",
+                    })?;
+            for (key, day) in keys.iter_mut().zip(dates.iter()) {
+                let year = day
+                    .and_then(arrow_array::temporal_conversions::date32_to_datetime)
+                    .map(|d| chrono::Datelike::year(&d));
+                key.push(year.map_or(KeyPart::Null, |y| KeyPart::Int(y.into())));
+            }
+        }
+        let selected = |selector: &RowSelector| -> Result<Vec<Option<String>>, SuppressError> {
+            let (_, array) = column(table, batch, &selector.column)?;
+            Ok(text_values(table, &selector.column, array)?
+                .into_iter()
+                .map(|v| {
+                    v.filter(|v| selector.values.iter().any(|x| x == v))
+                        .map(str::to_owned)
+                })
+                .collect())
+        };
+        let part_of = selected(&rule.parts)?;
+        let total_of = selected(&rule.total)?;
+
+        let mut totals: HashMap<&[KeyPart], usize> = HashMap::new();
+        for (row, key) in keys.iter().enumerate() {
+            if total_of[row].is_some() {
+                // A second total row for the same key (not expected under a primary key)
+                // keeps the first: the group is then protected against that one.
+                totals.entry(key.as_slice()).or_insert(row);
+            }
+        }
+        let mut groups: Vec<RollupGroup> = Vec::new();
+        let mut groups_of: Vec<Vec<usize>> = vec![Vec::new(); rows];
+        let mut by_key: HashMap<(&[KeyPart], &str), usize> = HashMap::new();
+        let mut seen: HashSet<(&[KeyPart], &str, &[KeyPart])> = HashSet::new();
+        for (row, key) in keys.iter().enumerate() {
+            let Some(kind) = part_of[row].as_deref() else {
+                continue;
+            };
+            // A copy of a part already in the group (without `distinct_by`, none is).
+            if rule.distinct_by.is_some()
+                && !seen.insert((key.as_slice(), kind, distinct[row].as_slice()))
+            {
+                continue;
+            }
+            let group = *by_key.entry((key.as_slice(), kind)).or_insert_with(|| {
+                let total = totals.get(key.as_slice()).copied();
+                if let Some(total) = total {
+                    groups_of[total].push(groups.len());
+                }
+                groups.push(RollupGroup {
+                    parts: Vec::new(),
+                    total,
+                    remainder: Vec::new(),
+                });
+                groups.len() - 1
+            });
+            if let Some(g) = groups.get_mut(group) {
+                g.parts.push(row);
+            }
+            groups_of[row].push(group);
+        }
+        for group in &mut groups {
+            group.remainder = counts
+                .iter()
+                .map(|count| {
+                    rule.remainder.as_ref()?;
+                    let mut rest = count.values[group.total?]?;
+                    for &part in &group.parts {
+                        rest = rest.checked_sub(count.values[part]?)?;
+                    }
+                    Some(rest)
+                })
+                .collect();
+        }
+        Ok(Self {
+            columns,
+            declares_remainder: rule.remainder.is_some(),
+            groups,
+            groups_of,
+        })
+    }
+}
+
+/// Groups of the rows agreeing on `by` (exempt rows in none), in order of first appearance,
+/// and the group of each row.
+#[allow(clippy::type_complexity)]
+fn group_rows(
+    table: &str,
+    batch: &RecordBatch,
+    by: &[String],
+    exempt: &[bool],
+) -> Result<(Vec<Vec<usize>>, Vec<Option<usize>>), SuppressError> {
+    let mut keys: Vec<Vec<KeyPart>> = vec![Vec::new(); batch.num_rows()];
+    for name in by {
+        for (key, part) in keys.iter_mut().zip(key_column(table, batch, name)?) {
+            key.push(part);
+        }
+    }
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut group_of = vec![None; batch.num_rows()];
+    let mut by_key: HashMap<Vec<KeyPart>, usize> = HashMap::new();
+    for (row, key) in keys.into_iter().enumerate() {
+        if exempt[row] {
+            continue;
+        }
+        let group = *by_key.entry(key).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        if let Some(rows) = groups.get_mut(group) {
+            rows.push(row);
+        }
+        group_of[row] = Some(group);
+    }
+    Ok((groups, group_of))
+}
+
+/// A grouping column's key parts, or the error naming it.
+fn key_column(table: &str, batch: &RecordBatch, name: &str) -> Result<Vec<KeyPart>, SuppressError> {
+    let (_, array) = column(table, batch, name)?;
+    key_parts(array).ok_or_else(|| SuppressError::WrongType {
+        table: table.to_owned(),
+        column: name.to_owned(),
+        found: array.data_type().clone(),
+        expected: "Utf8, LargeUtf8, Utf8View, an integer, Date32, Date64 or Boolean",
+    })
 }
 
 /// Swaps in a rebuilt column, its field made nullable (cells may now be null) but otherwise
@@ -666,27 +1076,43 @@ enum Relation {
         group: usize,
         column: usize,
     },
+    /// Group `group` of repeated rule `rule`: one value in several rows.
+    Repeated { rule: usize, group: usize },
+    /// Count column `column` over group `group` (parts and total row) of rollup rule `rule`.
+    Rollup {
+        rule: usize,
+        group: usize,
+        column: usize,
+    },
 }
 
 /// The count cells, `[column][row]`, and which of them this function suppressed.
 struct Grid {
     values: Vec<Vec<Option<i64>>>,
     suppressed: Vec<Vec<bool>>,
+    /// Rows published as they are: their cells are shown and can never be chosen.
+    exempt: Vec<bool>,
 }
 
 impl Grid {
-    fn new(counts: &[CountColumn]) -> Self {
+    fn new(input: &Input) -> Self {
         Self {
-            values: counts.iter().map(|c| c.values.clone()).collect(),
-            suppressed: counts.iter().map(|c| vec![false; c.values.len()]).collect(),
+            values: input.counts.iter().map(|c| c.values.clone()).collect(),
+            suppressed: input
+                .counts
+                .iter()
+                .map(|c| vec![false; c.values.len()])
+                .collect(),
+            exempt: input.exempt.clone(),
         }
     }
 
-    /// Rule 2: counts from 1 to `max`.
-    fn primary(&mut self, exempt: &[bool], max: i64, stats: &mut SuppressionStats) {
+    /// Rule 2: counts from 1 to the row's `suppress_max`.
+    fn primary(&mut self, input: &Input, stats: &mut SuppressionStats) {
         for (values, suppressed) in self.values.iter().zip(&mut self.suppressed) {
             for (row, value) in values.iter().enumerate() {
-                if !exempt[row] && value.is_some_and(|v| (1..=max).contains(&v)) {
+                let max = input.thresholds[row].suppress_max;
+                if !input.exempt[row] && value.is_some_and(|v| (1..=max).contains(&v)) {
                     suppressed[row] = true;
                     stats.cells_primary += 1;
                 }
@@ -694,9 +1120,9 @@ impl Grid {
         }
     }
 
-    /// Whether a cell can be chosen for secondary suppression: shown and known.
+    /// Whether a cell can be chosen for secondary suppression: shown, known and not exempt.
     fn available(&self, column: usize, row: usize) -> Option<i64> {
-        if self.suppressed[column][row] {
+        if self.suppressed[column][row] || self.exempt[row] {
             None
         } else {
             self.values[column][row]
@@ -728,15 +1154,32 @@ impl Grid {
         }
         for (rule, partition) in input.partitions.iter().enumerate() {
             for (group, members) in partition.groups.iter().enumerate() {
-                // A lone row has no sibling to hide with it (see Limitations).
-                if members.len() > 1 {
-                    for column in 0..self.values.len() {
+                // A lone row has no sibling to hide with it (see Limitations); with its total
+                // in the table, the two are one relation.
+                if members.len() > 1 || partition.total.is_some() {
+                    for &column in &partition.columns {
                         current.insert(Relation::Partition {
                             rule,
                             group,
                             column,
                         });
                     }
+                }
+            }
+        }
+        for (rule, repeated) in input.repeated.iter().enumerate() {
+            for group in 0..repeated.groups.len() {
+                current.insert(Relation::Repeated { rule, group });
+            }
+        }
+        for (rule, rollup) in input.rollups.iter().enumerate() {
+            for group in 0..rollup.groups.len() {
+                for &column in &rollup.columns {
+                    current.insert(Relation::Rollup {
+                        rule,
+                        group,
+                        column,
+                    });
                 }
             }
         }
@@ -759,13 +1202,54 @@ impl Grid {
                         .enumerate()
                         .filter_map(|(rule, partition)| {
                             let group = partition.group_of[row]?;
-                            (partition.groups[group].len() > 1).then_some(Relation::Partition {
+                            let members = &partition.groups[group];
+                            // A hidden total reopens every column that adds up to it.
+                            let column = if partition.columns.contains(&column) {
+                                column
+                            } else if partition.total == Some(column)
+                                && members.first() == Some(&row)
+                            {
+                                *partition.columns.first()?
+                            } else {
+                                return None;
+                            };
+                            (members.len() > 1 || partition.total.is_some()).then_some(
+                                Relation::Partition {
+                                    rule,
+                                    group,
+                                    column,
+                                },
+                            )
+                        });
+                let rollups = input
+                    .rollups
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, rollup)| rollup.columns.contains(&column))
+                    .flat_map(|(rule, rollup)| {
+                        rollup.groups_of[row]
+                            .iter()
+                            .map(move |&group| Relation::Rollup {
                                 rule,
                                 group,
                                 column,
                             })
-                        });
-                for touched in additive.chain(partitions) {
+                    });
+                let repeated = input
+                    .repeated
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(rule, repeated)| {
+                        (repeated.column == column).then_some(Relation::Repeated {
+                            rule,
+                            group: repeated.group_of[row]?,
+                        })
+                    });
+                if matches!(relation, Relation::Repeated { .. }) {
+                    // Unlike the others, it hides one copy at a time until none shows.
+                    current.insert(relation);
+                }
+                for touched in additive.chain(partitions).chain(repeated).chain(rollups) {
                     if touched > relation {
                         current.insert(touched);
                     } else if touched < relation {
@@ -785,10 +1269,15 @@ impl Grid {
         match relation {
             Relation::Additive { rule, row } => {
                 let rule = input.additive.get(rule)?;
+                // A small unpublished remainder is a hidden cell the reader must not get
+                // by subtraction; a larger one is taken as known (it could be guessed).
+                let max = input.thresholds[row].suppress_max;
+                let remainder = rule.remainder[row].is_some_and(|v| (1..=max).contains(&v));
                 let hidden = std::iter::once(&rule.total)
                     .chain(&rule.parts)
                     .filter(|&&column| self.suppressed[column][row])
-                    .count();
+                    .count()
+                    + usize::from(remainder);
                 if hidden != 1 {
                     return None;
                 }
@@ -806,11 +1295,16 @@ impl Grid {
                 group,
                 column,
             } => {
-                let members = input.partitions.get(rule)?.groups.get(group)?;
+                let partition = input.partitions.get(rule)?;
+                let members = partition.groups.get(group)?;
+                // The group's total: a copy in its first row (the repeated relation keeps
+                // the copies alike).
+                let total = partition.total.zip(members.first().copied());
                 let hidden = members
                     .iter()
                     .filter(|&&row| self.suppressed[column][row])
-                    .count();
+                    .count()
+                    + usize::from(total.is_some_and(|(c, r)| self.suppressed[c][r]));
                 if hidden != 1 {
                     return None;
                 }
@@ -820,15 +1314,70 @@ impl Grid {
                         .filter_map(|&row| Some((row, self.available(column, row)?))),
                 )
                 .map(|row| (column, row))
+                .or_else(|| total.filter(|&(c, r)| self.available(c, r).is_some()))
+            }
+            Relation::Repeated { rule, group } => {
+                // One hidden copy hides them all: the others would show its value.
+                let rule = input.repeated.get(rule)?;
+                let members = rule.groups.get(group)?;
+                members
+                    .iter()
+                    .any(|&row| self.suppressed[rule.column][row])
+                    .then(|| {
+                        members
+                            .iter()
+                            .find(|&&row| self.available(rule.column, row).is_some())
+                    })
+                    .flatten()
+                    .map(|&row| (rule.column, row))
+            }
+            Relation::Rollup {
+                rule,
+                group,
+                column,
+            } => {
+                let group = input.rollups.get(rule)?.groups.get(group)?;
+                let members = || group.parts.iter().chain(&group.total);
+                // The remainder is judged by the strictest threshold among the rows it is
+                // the difference of; with all of them exempt there is nothing to protect.
+                let max = members()
+                    .filter(|&&row| !input.exempt[row])
+                    .map(|&row| input.thresholds[row].suppress_max)
+                    .max()?;
+                let remainder = group
+                    .remainder
+                    .get(column)
+                    .copied()
+                    .flatten()
+                    .is_some_and(|v| (1..=max).contains(&v));
+                let hidden = members()
+                    .filter(|&&row| self.suppressed[column][row])
+                    .count()
+                    + usize::from(remainder);
+                if hidden != 1 {
+                    return None;
+                }
+                // Parts before the total, as for an additive relation.
+                smallest(
+                    group
+                        .parts
+                        .iter()
+                        .filter_map(|&row| Some((row, self.available(column, row)?))),
+                )
+                .or_else(|| group.total.filter(|&t| self.available(column, t).is_some()))
+                .map(|row| (column, row))
             }
         }
     }
 
-    /// Rule 6: shown counts to the nearest multiple of `n`, halves up.
-    fn round(&mut self, exempt: &[bool], n: i64, stats: &mut SuppressionStats) {
+    /// Rule 6: shown counts to the nearest multiple of the row's `round_to`, halves up.
+    fn round(&mut self, input: &Input, stats: &mut SuppressionStats) {
         for (values, suppressed) in self.values.iter_mut().zip(&self.suppressed) {
             for (row, value) in values.iter_mut().enumerate() {
-                if exempt[row] || suppressed[row] {
+                let Some(n) = input.thresholds[row].round_to.filter(|&n| n > 1) else {
+                    continue;
+                };
+                if input.exempt[row] || suppressed[row] {
                     continue;
                 }
                 if let Some(v) = value {
@@ -864,20 +1413,15 @@ fn round_half_up(v: i64, n: i64) -> i64 {
 }
 
 /// Rule 4: which rate cells to suppress.
-fn rate_mask(
-    rate: &Statistic,
-    cells: &ArrayRef,
-    grid: &Grid,
-    exempt: &[bool],
-    min_denominator: i64,
-) -> Vec<bool> {
+fn rate_mask(rate: &Statistic, cells: &ArrayRef, grid: &Grid, input: &Input) -> Vec<bool> {
     let small = |row: usize| {
+        let min = input.thresholds[row].min_rate_denominator;
         rate.denominator
             .as_ref()
             .and_then(|d| d[row])
-            .is_some_and(|d| (1..min_denominator).contains(&d))
+            .is_some_and(|d| (1..min).contains(&d))
     };
-    statistic_mask(rate, cells, grid, exempt, small)
+    statistic_mask(rate, cells, grid, &input.exempt, small)
 }
 
 /// Rule 5: which derived cells to suppress.
@@ -934,5 +1478,10 @@ fn null_where(array: &ArrayRef, mask: &[bool]) -> Result<ArrayRef, ArrowError> {
     }
 }
 
+mod audit;
+
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod relation_tests;

@@ -666,6 +666,7 @@ async fn a_district_of_three_plans_is_suppressed_with_its_sibling_and_the_la_is_
         suppress_max: 4,
         min_rate_denominator: 10,
         round_to: None,
+        rules: Vec::new(),
     };
     assert_eq!(policy, SuppressionPolicy::default());
     i.write(&t.lake, &t.registry).await;

@@ -624,18 +624,9 @@ impl PipelineFile {
         }
         let mut models = None;
         if let Some(m) = &self.models {
-            let p = m.publish;
-            if p.suppress_max < 0 {
-                problem("models.publish.suppress_max", "must not be negative".into());
-            }
-            if p.min_rate_denominator < 0 {
-                problem(
-                    "models.publish.min_rate_denominator",
-                    "must not be negative".into(),
-                );
-            }
-            if p.round_to.is_some_and(|r| r < 1) {
-                problem("models.publish.round_to", "must be at least 1".into());
+            let p = m.publish.clone();
+            for (key, message) in p.problems() {
+                problem(&format!("models.publish.{key}"), message);
             }
             let dir = if m.dir.is_absolute() {
                 m.dir.clone()

@@ -746,7 +746,7 @@ async fn run_locked(
             lake,
             registry: &registry,
             project: &models.project,
-            policy: models.policy,
+            policy: models.policy.clone(),
             staging: &staging,
             run_id: &run_id,
             started,

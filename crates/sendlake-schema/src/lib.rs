@@ -36,7 +36,8 @@ use std::path::Path;
 
 pub use code_list::{Code, CodeList};
 pub use suppression::{
-    AdditiveDef, DerivedDef, ExemptDef, PartitionDef, RateDef, SuppressionDef, SuppressionPolicy,
+    AdditiveDef, DerivedDef, ExemptDef, PartitionDef, PolicyRule, RateDef, RepeatedDef, RollupDef,
+    RowPolicy, RowSelector, SuppressionDef, SuppressionPolicy, Thresholds,
 };
 pub use table::{ColumnDef, ColumnType, Derive, Privacy, Sen2Mapping, TableDef, Zone};
 

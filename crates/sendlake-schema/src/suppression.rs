@@ -27,6 +27,14 @@ pub struct SuppressionDef {
     /// suppressed sibling gets a second one suppressed.
     #[serde(default)]
     pub partitions: Vec<PartitionDef>,
+    /// Rows that add up to another row of the same table: months to their calendar year,
+    /// districts to their LA. Unlike a partition, the total is a row here, so it is protected
+    /// with its parts: a hidden total next to shown parts is their sum.
+    #[serde(default)]
+    pub rollups: Vec<RollupDef>,
+    /// Counts repeated across the rows of a group.
+    #[serde(default)]
+    pub repeated: Vec<RepeatedDef>,
     /// Rows exempt from suppression, e.g. figures the DfE has already published.
     #[serde(default)]
     pub exempt: Option<ExemptDef>,
@@ -58,7 +66,7 @@ pub struct DerivedDef {
     pub count: String,
 }
 
-/// `total` = sum of `parts`, row by row.
+/// `total` = sum of `parts`, row by row, plus an unpublished `remainder` where one is declared.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdditiveDef {
@@ -66,6 +74,12 @@ pub struct AdditiveDef {
     pub total: String,
     /// The part count columns.
     pub parts: Vec<String>,
+    /// What the total holds beyond its parts, when that is not published (e.g. "exception
+    /// cases" for all plans against plans without an exception, "plans with no request date"
+    /// for the timeliness bands). A reader gets it by subtraction, so it is protected as a
+    /// count: where it is small, a published cell of the relation is hidden.
+    #[serde(default)]
+    pub remainder: Option<String>,
 }
 
 /// Rows with equal values in `by` are siblings of one total.
@@ -74,6 +88,64 @@ pub struct AdditiveDef {
 pub struct PartitionDef {
     /// Grouping columns.
     pub by: Vec<String>,
+    /// The count columns that add up over the group; default every count. An area's
+    /// caseload beside each of its needs does not add up over the needs.
+    #[serde(default)]
+    pub counts: Option<Vec<String>>,
+    /// The count column, repeated in every row of the group, that the siblings add up to
+    /// (an area's caseload); without it the total is taken to be shown elsewhere.
+    #[serde(default)]
+    pub total: Option<String>,
+}
+
+/// A count repeated in every row of a group (an area's caseload beside each of its needs):
+/// hidden in one row, it is hidden in all, or the others show it.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepeatedDef {
+    /// The count column.
+    pub column: String,
+    /// Grouping columns: rows agreeing on them hold the same value.
+    pub by: Vec<String>,
+}
+
+/// Rows selected by `parts` add up to the row selected by `total` that agrees with them on
+/// `by` (and on the calendar year of `year_of`). Parts are grouped by `by`, the year and their
+/// own value of `parts.column`, so districts and localities are separate groups under one LA.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollupDef {
+    /// Which rows are parts (`period_type` `month`; `geography_level` `district`).
+    pub parts: RowSelector,
+    /// Which row is their total (`period_type` `calendar_year`; `geography_level` `la`).
+    pub total: RowSelector,
+    /// Columns the parts and their total agree on.
+    pub by: Vec<String>,
+    /// A Date32 column whose calendar year the parts and their total also agree on (months
+    /// of 2025 add up to 2025).
+    #[serde(default)]
+    pub year_of: Option<String>,
+    /// What the total holds beyond its parts, when that is not published (children whose
+    /// postcode maps to no district). Protected as a count, as for an additive relation.
+    #[serde(default)]
+    pub remainder: Option<String>,
+    /// The count columns that add up; default every count.
+    #[serde(default)]
+    pub counts: Option<Vec<String>>,
+    /// Count each part once per distinct value of these columns: an area's caseload is
+    /// repeated beside each of its needs, and adds up to the LA's once per area.
+    #[serde(default)]
+    pub distinct_by: Option<Vec<String>>,
+}
+
+/// Rows whose text `column` holds one of `values`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RowSelector {
+    /// Column tested (utf8).
+    pub column: String,
+    /// Values that select a row.
+    pub values: Vec<String>,
 }
 
 /// Rows whose `column` is one of `values` are left as they are.
@@ -86,8 +158,9 @@ pub struct ExemptDef {
     pub values: Vec<String>,
 }
 
-/// Suppression policy: from the pipeline file, not the schema.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+/// Suppression policy: from the pipeline file (`[models.publish]`), not the schema. The
+/// thresholds apply to every row of every published table, except rows a rule selects.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SuppressionPolicy {
     /// Counts from 1 up to this are suppressed (0 is shown). Default 4.
@@ -100,6 +173,57 @@ pub struct SuppressionPolicy {
     /// unrounded values. Default: no rounding.
     #[serde(default)]
     pub round_to: Option<i64>,
+    /// Rows with a convention of their own, first match wins: a source whose publisher rounds
+    /// (NHS: 1–7 hidden, the rest to the nearest 5), or figures the statutory publisher
+    /// itself publishes unsuppressed (the DfE's LA-level annual SEN2 figures).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<PolicyRule>,
+}
+
+/// `[[models.publish.rules]]`: a policy for the rows `when` selects.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyRule {
+    /// Column → values: the rule selects a row when each named column (text, or a flag
+    /// matched as `true`/`false`) holds one of its values. A table without one of the
+    /// columns has no row the rule selects.
+    pub when: std::collections::BTreeMap<String, Vec<String>>,
+    /// Why these rows differ from the default, for the reader of the pipeline file and the
+    /// data dictionary: every exception to the default carries its reason.
+    pub reason: String,
+    /// Publish the rows as they are (no suppression, no rounding), as the statutory
+    /// publisher does: hiding them would protect no one and make the tables disagree.
+    #[serde(default)]
+    pub unsuppressed: bool,
+    /// Threshold for these rows, else the default's.
+    #[serde(default)]
+    pub suppress_max: Option<i64>,
+    /// Minimum rate denominator for these rows, else the default's.
+    #[serde(default)]
+    pub min_rate_denominator: Option<i64>,
+    /// Rounding for these rows, else the default's.
+    #[serde(default)]
+    pub round_to: Option<i64>,
+}
+
+/// The thresholds that apply to one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Thresholds {
+    /// Counts from 1 up to this are suppressed.
+    pub suppress_max: i64,
+    /// Rates whose denominator is below this are suppressed.
+    pub min_rate_denominator: i64,
+    /// Shown counts rounded to this multiple.
+    pub round_to: Option<i64>,
+}
+
+/// How one row is published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowPolicy {
+    /// As it is: exempt by the table (figures already published) or by a rule.
+    AsIs,
+    /// Suppressed with these thresholds.
+    Protect(Thresholds),
 }
 
 fn default_max() -> i64 {
@@ -116,7 +240,100 @@ impl Default for SuppressionPolicy {
             suppress_max: default_max(),
             min_rate_denominator: default_min_denominator(),
             round_to: None,
+            rules: Vec::new(),
         }
+    }
+}
+
+impl SuppressionPolicy {
+    /// The default thresholds, for rows no rule selects.
+    pub fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            suppress_max: self.suppress_max,
+            min_rate_denominator: self.min_rate_denominator,
+            round_to: self.round_to,
+        }
+    }
+
+    /// The policy of a row, given a lookup of its text value in a column (`None` when the
+    /// table has no such column or the cell is null).
+    pub fn for_row<'a>(&self, value: impl Fn(&str) -> Option<&'a str>) -> RowPolicy {
+        let rule = self.rules.iter().find(|rule| {
+            rule.when.iter().all(|(column, values)| {
+                value(column).is_some_and(|v| values.iter().any(|x| x == v))
+            })
+        });
+        let base = self.thresholds();
+        match rule {
+            None => RowPolicy::Protect(base),
+            Some(rule) if rule.unsuppressed => RowPolicy::AsIs,
+            Some(rule) => RowPolicy::Protect(Thresholds {
+                suppress_max: rule.suppress_max.unwrap_or(base.suppress_max),
+                min_rate_denominator: rule
+                    .min_rate_denominator
+                    .unwrap_or(base.min_rate_denominator),
+                round_to: rule.round_to.or(base.round_to),
+            }),
+        }
+    }
+
+    /// What is wrong with the policy, as (key, message) pairs under `models.publish`.
+    pub fn problems(&self) -> Vec<(String, String)> {
+        fn numbers(
+            problems: &mut Vec<(String, String)>,
+            key: &str,
+            max: Option<i64>,
+            min_den: Option<i64>,
+            round: Option<i64>,
+        ) {
+            let negative = "must not be negative".to_owned();
+            if max.is_some_and(|v| v < 0) {
+                problems.push((format!("{key}suppress_max"), negative.clone()));
+            }
+            if min_den.is_some_and(|v| v < 0) {
+                problems.push((format!("{key}min_rate_denominator"), negative));
+            }
+            if round.is_some_and(|v| v < 1) {
+                problems.push((format!("{key}round_to"), "must be at least 1".to_owned()));
+            }
+        }
+        let mut problems = Vec::new();
+        numbers(
+            &mut problems,
+            "",
+            Some(self.suppress_max),
+            Some(self.min_rate_denominator),
+            self.round_to,
+        );
+        for (i, rule) in self.rules.iter().enumerate() {
+            let key = format!("rules[{i}].");
+            numbers(
+                &mut problems,
+                &key,
+                rule.suppress_max,
+                rule.min_rate_denominator,
+                rule.round_to,
+            );
+            let thresholds = rule.suppress_max.is_some()
+                || rule.min_rate_denominator.is_some()
+                || rule.round_to.is_some();
+            if rule.unsuppressed == thresholds {
+                problems.push((
+                    format!("{key}unsuppressed"),
+                    "a rule either publishes its rows unsuppressed or sets thresholds (suppress_max, min_rate_denominator, round_to), not both or neither".to_owned(),
+                ));
+            }
+            if rule.when.is_empty() || rule.when.values().any(Vec::is_empty) {
+                problems.push((
+                    format!("{key}when"),
+                    "must name at least one column, each with at least one value (the defaults are set above the rules)".to_owned(),
+                ));
+            }
+            if rule.reason.trim().is_empty() {
+                problems.push((format!("{key}reason"), "must say why".to_owned()));
+            }
+        }
+        problems
     }
 }
 
@@ -128,5 +345,86 @@ impl SuppressionDef {
             .map(String::as_str)
             .chain(self.rates.iter().map(|r| r.column.as_str()))
             .chain(self.derived.iter().map(|d| d.column.as_str()))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> SuppressionPolicy {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn a_row_takes_the_first_rule_that_selects_it_else_the_defaults() {
+        let policy = parse(
+            r#"
+            suppress_max = 4
+            [[rules]]
+            when = { source = ["nhs_community"] }
+            reason = "NHS convention"
+            suppress_max = 7
+            round_to = 5
+            [[rules]]
+            when = { source = ["sen2", "nhs_community"], geography_level = ["la"] }
+            reason = "published by the DfE"
+            unsuppressed = true
+            "#,
+        );
+        assert!(policy.problems().is_empty(), "{:?}", policy.problems());
+        let row = |source: &'static str, level: Option<&'static str>| {
+            policy.for_row(move |c| match c {
+                "source" => Some(source),
+                "geography_level" => level,
+                _ => None,
+            })
+        };
+        let nhs = RowPolicy::Protect(Thresholds {
+            suppress_max: 7,
+            min_rate_denominator: 10,
+            round_to: Some(5),
+        });
+        assert_eq!(row("nhs_community", Some("la")), nhs, "first match wins");
+        assert_eq!(row("sen2", Some("la")), RowPolicy::AsIs);
+        assert_eq!(
+            row("sen2", None),
+            RowPolicy::Protect(policy.thresholds()),
+            "a column the table lacks selects nothing"
+        );
+    }
+
+    #[test]
+    fn malformed_rules_are_named() {
+        let policy = parse(
+            r#"
+            round_to = 0
+            [[rules]]
+            when = {}
+            reason = " "
+            [[rules]]
+            when = { source = ["x"] }
+            reason = "both"
+            unsuppressed = true
+            suppress_max = -1
+            "#,
+        );
+        let keys: Vec<String> = policy.problems().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            keys,
+            [
+                "round_to",
+                "rules[0].unsuppressed",
+                "rules[0].when",
+                "rules[0].reason",
+                "rules[1].suppress_max",
+                "rules[1].unsuppressed",
+            ]
+        );
+        let unknown = toml::from_str::<SuppressionPolicy>(
+            "[[rules]]\nwhen = { source = [\"x\"] }\nreason = \"r\"\nunsupressed = true",
+        );
+        assert!(unknown.is_err(), "a misspelt key is refused");
     }
 }

@@ -446,6 +446,70 @@ impl TableDef {
                 need(format!("suppression.partitions[{i}].by[{j}]"), b, &any)?;
             }
         }
+        for (i, p) in sup.partitions.iter().enumerate() {
+            for (j, c) in p.counts.iter().flatten().enumerate() {
+                need(
+                    format!("suppression.partitions[{i}].counts[{j}]"),
+                    c,
+                    &count,
+                )?;
+            }
+            if let Some(t) = &p.total {
+                need(format!("suppression.partitions[{i}].total"), t, &count)?;
+            }
+        }
+        for (i, r) in sup.repeated.iter().enumerate() {
+            need(
+                format!("suppression.repeated[{i}].column"),
+                &r.column,
+                &count,
+            )?;
+            for (j, b) in r.by.iter().enumerate() {
+                need(format!("suppression.repeated[{i}].by[{j}]"), b, &any)?;
+            }
+        }
+        for (i, r) in sup.rollups.iter().enumerate() {
+            for (j, b) in r.by.iter().enumerate() {
+                need(format!("suppression.rollups[{i}].by[{j}]"), b, &any)?;
+            }
+            need(
+                format!("suppression.rollups[{i}].parts.column"),
+                &r.parts.column,
+                &[ColumnType::Utf8],
+            )?;
+            need(
+                format!("suppression.rollups[{i}].total.column"),
+                &r.total.column,
+                &[ColumnType::Utf8],
+            )?;
+            for (j, c) in r.counts.iter().flatten().enumerate() {
+                need(format!("suppression.rollups[{i}].counts[{j}]"), c, &count)?;
+            }
+            for (j, b) in r.distinct_by.iter().flatten().enumerate() {
+                need(
+                    format!("suppression.rollups[{i}].distinct_by[{j}]"),
+                    b,
+                    &any,
+                )?;
+            }
+            if let Some(y) = &r.year_of {
+                need(
+                    format!("suppression.rollups[{i}].year_of"),
+                    y,
+                    &[ColumnType::Date32],
+                )?;
+            }
+            // A row that were both a part and the total would be its own total.
+            if r.parts.column == r.total.column
+                && r.parts.values.iter().any(|v| r.total.values.contains(v))
+            {
+                return Err(SchemaError::new(
+                    path,
+                    Some(format!("suppression.rollups[{i}]")),
+                    "a value selects both the parts and the total".to_owned(),
+                ));
+            }
+        }
         let counts: std::collections::HashSet<&str> =
             sup.counts.iter().map(String::as_str).collect();
         for (i, a) in sup.additive.iter().enumerate() {

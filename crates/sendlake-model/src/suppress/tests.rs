@@ -7,7 +7,7 @@ use sendlake_schema::{AdditiveDef, DerivedDef, ExemptDef, PartitionDef, RateDef}
 
 const TABLE: &str = "kpi_timeliness";
 
-fn int64(values: &[Option<i64>]) -> ArrayRef {
+pub(super) fn int64(values: &[Option<i64>]) -> ArrayRef {
     Arc::new(Int64Array::from(values.to_vec()))
 }
 
@@ -15,44 +15,47 @@ fn float64(values: &[Option<f64>]) -> ArrayRef {
     Arc::new(Float64Array::from(values.to_vec()))
 }
 
-fn text(values: &[Option<&str>]) -> ArrayRef {
+pub(super) fn text(values: &[Option<&str>]) -> ArrayRef {
     Arc::new(StringArray::from(values.to_vec()))
 }
 
 /// Fields are nullable only where the array has nulls, so the tests also see protected
 /// columns turned nullable.
-fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
+pub(super) fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
     RecordBatch::try_from_iter(columns).unwrap()
 }
 
-fn counts(names: &[&str]) -> SuppressionDef {
+pub(super) fn counts(names: &[&str]) -> SuppressionDef {
     SuppressionDef {
         counts: names.iter().map(|n| n.to_string()).collect(),
         ..SuppressionDef::default()
     }
 }
 
-fn additive(total: &str, parts: &[&str]) -> AdditiveDef {
+pub(super) fn additive(total: &str, parts: &[&str]) -> AdditiveDef {
     AdditiveDef {
         total: total.into(),
         parts: parts.iter().map(|p| p.to_string()).collect(),
+        remainder: None,
     }
 }
 
-fn partition(by: &[&str]) -> PartitionDef {
+pub(super) fn partition(by: &[&str]) -> PartitionDef {
     PartitionDef {
         by: by.iter().map(|b| b.to_string()).collect(),
+        counts: None,
+        total: None,
     }
 }
 
-fn policy(max: i64) -> SuppressionPolicy {
+pub(super) fn policy(max: i64) -> SuppressionPolicy {
     SuppressionPolicy {
         suppress_max: max,
         ..SuppressionPolicy::default()
     }
 }
 
-fn ints(batch: &RecordBatch, name: &str) -> Vec<Option<i64>> {
+pub(super) fn ints(batch: &RecordBatch, name: &str) -> Vec<Option<i64>> {
     let column = batch.column_by_name(name).unwrap();
     column.as_primitive::<Int64Type>().iter().collect()
 }
@@ -62,7 +65,7 @@ fn floats(batch: &RecordBatch, name: &str) -> Vec<Option<f64>> {
     column.as_primitive::<Float64Type>().iter().collect()
 }
 
-fn statuses(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
+pub(super) fn statuses(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
     let column = batch.column_by_name(name).unwrap();
     column
         .as_string::<i32>()
@@ -71,11 +74,11 @@ fn statuses(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
         .collect()
 }
 
-fn st(values: &[Option<&str>]) -> Vec<Option<String>> {
+pub(super) fn st(values: &[Option<&str>]) -> Vec<Option<String>> {
     values.iter().map(|v| v.map(str::to_owned)).collect()
 }
 
-const C: Option<&str> = Some("c");
+pub(super) const C: Option<&str> = Some("c");
 
 #[test]
 fn primary_hides_one_to_max_and_shows_zero_and_null() {
@@ -598,10 +601,10 @@ fn errors_name_the_table_and_the_column() {
 
 /// A small deterministic generator (64-bit LCG, high bits), so the property test needs no
 /// crate and fails the same way every time.
-struct Lcg(u64);
+pub(super) struct Lcg(pub(super) u64);
 
 impl Lcg {
-    fn below(&mut self, n: u64) -> u64 {
+    pub(super) fn below(&mut self, n: u64) -> u64 {
         self.0 = self
             .0
             .wrapping_mul(6_364_136_223_846_793_005)
@@ -610,7 +613,7 @@ impl Lcg {
     }
 
     /// Mostly small counts, sometimes larger ones, sometimes null.
-    fn count(&mut self) -> Option<i64> {
+    pub(super) fn count(&mut self) -> Option<i64> {
         match self.below(12) {
             0 => None,
             1..=6 => Some(self.below(8) as i64),

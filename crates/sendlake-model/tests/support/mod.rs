@@ -26,6 +26,7 @@ pub const NO_SUPPRESSION: SuppressionPolicy = SuppressionPolicy {
     suppress_max: 0,
     min_rate_denominator: 0,
     round_to: None,
+    rules: Vec::new(),
 };
 
 /// `pipelines/models` of the workspace.

@@ -1,0 +1,672 @@
+//! Unpublished remainders, rollups of rows into a total row, and per-row policies.
+
+use super::tests::{
+    C, Lcg, additive, batch, counts, int64, ints, partition, policy, st, statuses, text,
+};
+use super::*;
+use sendlake_schema::{PartitionDef, PolicyRule, RollupDef, RowSelector};
+
+const TABLE: &str = "kpi_timeliness";
+
+fn with_remainder(total: &str, parts: &[&str]) -> sendlake_schema::AdditiveDef {
+    sendlake_schema::AdditiveDef {
+        remainder: Some("exception cases".into()),
+        ..additive(total, parts)
+    }
+}
+
+fn select(column: &str, values: &[&str]) -> RowSelector {
+    RowSelector {
+        column: column.into(),
+        values: values.iter().map(|v| v.to_string()).collect(),
+    }
+}
+
+fn rule(when: &[(&str, &[&str])]) -> PolicyRule {
+    PolicyRule {
+        when: when
+            .iter()
+            .map(|(c, v)| (c.to_string(), v.iter().map(|v| v.to_string()).collect()))
+            .collect(),
+        reason: "test".into(),
+        unsuppressed: false,
+        suppress_max: None,
+        min_rate_denominator: None,
+        round_to: None,
+    }
+}
+
+fn dates(days: &[i32]) -> ArrayRef {
+    Arc::new(arrow_array::Date32Array::from(days.to_vec()))
+}
+
+#[test]
+fn a_small_difference_between_two_shown_counts_is_protected() {
+    // 30 plans, 28 without an exception: 2 exception cases, a small number nobody
+    // published, given away by the difference. 40 − 20 = 20 gives away nothing.
+    let input = batch(vec![
+        ("den", int64(&[Some(30), Some(40)])),
+        ("den_ex", int64(&[Some(28), Some(20)])),
+    ]);
+    let def = SuppressionDef {
+        additive: vec![with_remainder("den", &["den_ex"])],
+        ..counts(&["den", "den_ex"])
+    };
+    let (out, stats) = suppress(TABLE, &input, &def, &policy(4)).unwrap();
+    // The part goes before the total, as in any additive relation.
+    assert_eq!(ints(&out, "den"), [Some(30), Some(40)]);
+    assert_eq!(ints(&out, "den_ex"), [None, Some(20)]);
+    assert_eq!(statuses(&out, "den_ex_status"), st(&[C, None]));
+    assert_eq!((stats.cells_primary, stats.cells_secondary), (0, 1));
+
+    // Without the declaration the difference is not seen: the leak the declaration closes.
+    let undeclared = counts(&["den", "den_ex"]);
+    let (out, _) = suppress(TABLE, &input, &undeclared, &policy(4)).unwrap();
+    assert_eq!(ints(&out, "den_ex"), [Some(28), Some(20)]);
+}
+
+#[test]
+fn a_large_remainder_is_taken_as_known_so_a_hidden_part_gets_company() {
+    // den_ex 3 is hidden; 30 − 3 = 27 exception cases could be guessed, so den goes too.
+    let input = batch(vec![
+        ("den", int64(&[Some(30)])),
+        ("den_ex", int64(&[Some(3)])),
+    ]);
+    let def = SuppressionDef {
+        additive: vec![with_remainder("den", &["den_ex"])],
+        ..counts(&["den", "den_ex"])
+    };
+    let (out, stats) = suppress(TABLE, &input, &def, &policy(4)).unwrap();
+    assert_eq!(ints(&out, "den"), [None]);
+    assert_eq!((stats.cells_primary, stats.cells_secondary), (1, 1));
+}
+
+#[test]
+fn months_roll_up_to_their_year_and_a_hidden_year_gets_a_month_with_it() {
+    // 2024: months 3, 10, 7 of a year of 20: the 3 is primary, the 7 goes with it (the
+    // smallest other month), the year stays. 2025: the year's `x` is hidden by its row's
+    // additive relation; the months show every `x`, so one of them goes too.
+    let jan24 = 19_723; // 2024-01-01
+    let jan25 = 20_089; // 2025-01-01
+    let input = batch(vec![
+        (
+            "period_type",
+            text(&[
+                Some("calendar_year"),
+                Some("month"),
+                Some("month"),
+                Some("month"),
+                Some("calendar_year"),
+                Some("month"),
+                Some("month"),
+            ]),
+        ),
+        (
+            "period_start",
+            dates(&[
+                jan24,
+                jan24,
+                jan24 + 31,
+                jan24 + 60,
+                jan25,
+                jan25,
+                jan25 + 31,
+            ]),
+        ),
+        (
+            "x",
+            int64(&[
+                Some(20),
+                Some(3),
+                Some(10),
+                Some(7),
+                Some(40),
+                Some(20),
+                Some(20),
+            ]),
+        ),
+        (
+            "y",
+            int64(&[
+                Some(0),
+                Some(0),
+                Some(0),
+                Some(0),
+                Some(2),
+                Some(0),
+                Some(2),
+            ]),
+        ),
+        (
+            "t",
+            int64(&[
+                Some(20),
+                Some(3),
+                Some(10),
+                Some(7),
+                Some(42),
+                Some(20),
+                Some(22),
+            ]),
+        ),
+    ]);
+    let def = SuppressionDef {
+        additive: vec![additive("t", &["x", "y"])],
+        rollups: vec![RollupDef {
+            parts: select("period_type", &["month"]),
+            total: select("period_type", &["calendar_year"]),
+            by: vec![],
+            year_of: Some("period_start".into()),
+            remainder: None,
+            counts: None,
+            distinct_by: None,
+        }],
+        ..counts(&["t", "x", "y"])
+    };
+    let (out, _) = suppress(TABLE, &input, &def, &policy(4)).unwrap();
+    let x = ints(&out, "x");
+    assert_eq!(&x[..4], [Some(20), None, Some(10), None]);
+    // 2025: y 2 (year) and y 2 (Feb) are primary; each row's additive relation then hides
+    // one more cell: x in the year row (40 < 42) and x in February.
+    assert_eq!(x[4], None);
+    let unknown = x[4..].iter().filter(|v| v.is_none()).count();
+    assert!(
+        unknown >= 2,
+        "the year's hidden x needs a hidden month with it: {x:?}"
+    );
+}
+
+#[test]
+fn districts_roll_up_to_their_la_with_a_remainder_of_children_without_a_district() {
+    // The LA row is published as it is (policy rule); its districts add up to 18 of its 20
+    // children: 2 have no district, a small number given away by the difference.
+    let input = batch(vec![
+        ("source", text(&[Some("sen2"); 3])),
+        (
+            "geography_level",
+            text(&[Some("la"), Some("district"), Some("district")]),
+        ),
+        ("la_code", text(&[Some("919"); 3])),
+        ("n", int64(&[Some(20), Some(8), Some(10)])),
+    ]);
+    let def = SuppressionDef {
+        rollups: vec![RollupDef {
+            parts: select("geography_level", &["district"]),
+            total: select("geography_level", &["la"]),
+            by: vec!["source".into(), "la_code".into()],
+            year_of: None,
+            remainder: Some("children whose postcode maps to no district".into()),
+            counts: None,
+            distinct_by: None,
+        }],
+        ..counts(&["n"])
+    };
+    let mut p = policy(4);
+    p.rules.push(PolicyRule {
+        unsuppressed: true,
+        ..rule(&[("geography_level", &["la"])])
+    });
+    let (out, stats) = suppress(TABLE, &input, &def, &p).unwrap();
+    assert_eq!(ints(&out, "n"), [Some(20), None, Some(10)]);
+    assert_eq!(stats.rows_exempt, 1);
+    assert_eq!(stats.cells_secondary, 1);
+}
+
+#[test]
+fn a_repeated_count_hidden_in_one_row_is_hidden_in_all_and_only_declared_columns_add_up() {
+    // An area's needs: 3 ASD (primary), 20 MLD, 30 SEMH, caseload 53 beside each. Needs add
+    // up to the caseload, so MLD goes with ASD; the caseload does not add up over the needs,
+    // so the partition leaves it alone. Area B: caseload 2 is primary in its first row, and
+    // with it in the others.
+    let input = batch(vec![
+        (
+            "area",
+            text(&[Some("A"), Some("A"), Some("A"), Some("B"), Some("B")]),
+        ),
+        ("n", int64(&[Some(3), Some(20), Some(30), Some(0), Some(0)])),
+        (
+            "total",
+            int64(&[Some(53), Some(53), Some(53), Some(2), Some(0)]),
+        ),
+    ]);
+    let def = SuppressionDef {
+        partitions: vec![PartitionDef {
+            counts: Some(vec!["n".into()]),
+            ..partition(&["area"])
+        }],
+        repeated: vec![sendlake_schema::RepeatedDef {
+            column: "total".into(),
+            by: vec!["area".into()],
+        }],
+        ..counts(&["n", "total"])
+    };
+    let (out, _) = suppress(TABLE, &input, &def, &policy(4)).unwrap();
+    assert_eq!(ints(&out, "n"), [None, None, Some(30), Some(0), Some(0)]);
+    assert_eq!(
+        ints(&out, "total"),
+        [Some(53), Some(53), Some(53), None, None]
+    );
+}
+
+#[test]
+fn an_area_total_repeated_beside_its_rows_rolls_up_once_per_area() {
+    // The LA's caseload 13 is published as it is; area A's 10 is shown beside both of its
+    // needs, area B's 3 is primary. Counted once per area, 13 = 10 + 3 gives B back, so A's
+    // 10 goes too, in both of its rows.
+    let input = batch(vec![
+        (
+            "level",
+            text(&[
+                Some("la"),
+                Some("district"),
+                Some("district"),
+                Some("district"),
+            ]),
+        ),
+        ("area", text(&[Some("L"), Some("A"), Some("A"), Some("B")])),
+        ("total", int64(&[Some(13), Some(10), Some(10), Some(3)])),
+    ]);
+    let def = SuppressionDef {
+        rollups: vec![RollupDef {
+            parts: select("level", &["district"]),
+            total: select("level", &["la"]),
+            by: vec![],
+            year_of: None,
+            remainder: Some("children with no district".into()),
+            counts: Some(vec!["total".into()]),
+            distinct_by: Some(vec!["area".into()]),
+        }],
+        repeated: vec![sendlake_schema::RepeatedDef {
+            column: "total".into(),
+            by: vec!["area".into()],
+        }],
+        ..counts(&["total"])
+    };
+    let mut p = policy(4);
+    p.rules.push(PolicyRule {
+        unsuppressed: true,
+        ..rule(&[("level", &["la"])])
+    });
+    let (out, _) = suppress(TABLE, &input, &def, &p).unwrap();
+    assert_eq!(ints(&out, "total"), [Some(13), None, None, None]);
+}
+
+#[test]
+fn each_row_takes_the_thresholds_of_the_first_rule_that_selects_it() {
+    // NHS-derived rows: 1–7 hidden, the rest to the nearest 5, rates need 20. SEN2 LA
+    // rows: published as the DfE publishes them. Everything else: the default 1–4.
+    let input = batch(vec![
+        (
+            "source",
+            text(&[
+                Some("nhs_community"),
+                Some("nhs_community"),
+                Some("sen2"),
+                Some("sen2"),
+            ]),
+        ),
+        (
+            "geography_level",
+            text(&[Some("la"), Some("la"), Some("la"), Some("district")]),
+        ),
+        ("n", int64(&[Some(6), Some(12), Some(3), Some(6)])),
+        ("d", int64(&[Some(15), Some(15), Some(15), Some(15)])),
+        (
+            "r",
+            Arc::new(arrow_array::Float64Array::from(vec![50.0; 4])) as ArrayRef,
+        ),
+    ]);
+    let def = SuppressionDef {
+        rates: vec![sendlake_schema::RateDef {
+            column: "r".into(),
+            numerator: "n".into(),
+            denominator: "d".into(),
+        }],
+        ..counts(&["n"])
+    };
+    let mut p = policy(4);
+    p.rules.push(PolicyRule {
+        suppress_max: Some(7),
+        round_to: Some(5),
+        min_rate_denominator: Some(20),
+        ..rule(&[("source", &["nhs_community"])])
+    });
+    p.rules.push(PolicyRule {
+        unsuppressed: true,
+        ..rule(&[("source", &["sen2"]), ("geography_level", &["la"])])
+    });
+    // A rule on a column the table does not have selects none of its rows.
+    p.rules.insert(
+        0,
+        PolicyRule {
+            unsuppressed: true,
+            ..rule(&[("period_type", &["calendar_year"])])
+        },
+    );
+    let (out, stats) = suppress(TABLE, &input, &def, &p).unwrap();
+    assert_eq!(ints(&out, "n"), [None, Some(10), Some(3), Some(6)]);
+    assert_eq!(statuses(&out, "n_status"), st(&[C, None, None, None]));
+    let r = out
+        .column_by_name("r")
+        .unwrap()
+        .as_primitive::<Float64Type>();
+    assert_eq!(
+        r.iter().collect::<Vec<_>>(),
+        [None, None, Some(50.0), Some(50.0)],
+        "NHS rates need a denominator of 20; SEN2's 10"
+    );
+    assert_eq!(stats.rows_exempt, 1);
+    assert_eq!(stats.counts_rounded, 1);
+}
+
+#[test]
+fn a_rule_column_that_is_not_text_is_an_error_naming_it() {
+    let input = batch(vec![
+        ("source", int64(&[Some(1)])),
+        ("n", int64(&[Some(1)])),
+    ]);
+    let mut p = policy(4);
+    p.rules.push(PolicyRule {
+        unsuppressed: true,
+        ..rule(&[("source", &["1"])])
+    });
+    let err = suppress(TABLE, &input, &counts(&["n"]), &p).unwrap_err();
+    assert!(err.to_string().contains("`source`"), "{err}");
+}
+
+/// Random tables of months and years, with remainders and an unsuppressed kind of row: after
+/// suppression, no relation (row additive with its remainder, months to year) has exactly one
+/// unknown that is sensitive, and suppressing again changes nothing.
+#[test]
+fn property_rollups_and_remainders_leave_no_lone_sensitive_unknown() {
+    let def = SuppressionDef {
+        additive: vec![with_remainder("total", &["a", "b"])],
+        rollups: vec![RollupDef {
+            parts: select("period_type", &["month"]),
+            total: select("period_type", &["calendar_year"]),
+            by: vec!["source".into()],
+            year_of: Some("period_start".into()),
+            remainder: None,
+            counts: None,
+            distinct_by: None,
+        }],
+        ..counts(&["total", "a", "b"])
+    };
+    let mut rng = Lcg(20_261_207);
+    let mut secondary_seen = 0;
+    for _ in 0..400 {
+        let max = [3, 4, 7][rng.below(3) as usize];
+        let mut p = policy(max);
+        if rng.below(2) == 0 {
+            p.rules.push(PolicyRule {
+                unsuppressed: true,
+                ..rule(&[("source", &["la"]), ("period_type", &["calendar_year"])])
+            });
+        }
+        let (mut kind, mut start, mut source) = (Vec::new(), Vec::new(), Vec::new());
+        let mut cells: [Vec<Option<i64>>; 3] = Default::default();
+        for src in ["la", "district"] {
+            let months = 1 + rng.below(5) as i32;
+            let mut year = [0_i64; 3];
+            for m in 0..months {
+                let a = rng.count().unwrap_or(0);
+                let b = rng.count().unwrap_or(0);
+                let rest = if rng.below(3) == 0 {
+                    rng.below(6) as i64
+                } else {
+                    0
+                };
+                for (y, v) in year.iter_mut().zip([a + b + rest, a, b]) {
+                    *y += v;
+                }
+                kind.push("month");
+                start.push(19_723 + 31 * m);
+                source.push(src);
+                for (c, v) in cells.iter_mut().zip([a + b + rest, a, b]) {
+                    c.push(Some(v));
+                }
+            }
+            kind.push("calendar_year");
+            start.push(19_723);
+            source.push(src);
+            for (c, v) in cells.iter_mut().zip(year) {
+                c.push(Some(v));
+            }
+        }
+        let rows = kind.len();
+        let input = batch(vec![
+            (
+                "period_type",
+                text(&kind.iter().map(|k| Some(*k)).collect::<Vec<_>>()),
+            ),
+            ("period_start", dates(&start)),
+            (
+                "source",
+                text(&source.iter().map(|s| Some(*s)).collect::<Vec<_>>()),
+            ),
+            ("total", int64(&cells[0])),
+            ("a", int64(&cells[1])),
+            ("b", int64(&cells[2])),
+        ]);
+        let (out, stats) = suppress(TABLE, &input, &def, &p).unwrap();
+        secondary_seen += stats.cells_secondary;
+        let hidden: Vec<Vec<bool>> = ["total", "a", "b"]
+            .iter()
+            .map(|c| {
+                statuses(&out, &format!("{c}_status"))
+                    .iter()
+                    .map(|s| s.as_deref() == Some("c"))
+                    .collect()
+            })
+            .collect();
+        // A year over a single month is protected like any other row: it would give the
+        // month away.
+        let months_of = |src: &str| {
+            (0..rows)
+                .filter(|&r| source[r] == src && kind[r] == "month")
+                .count()
+        };
+        let exempt = |row: usize| {
+            p.rules.len() == 1
+                && source[row] == "la"
+                && kind[row] == "calendar_year"
+                && months_of("la") > 1
+        };
+        let sensitive = |v: i64| (1..=max).contains(&v);
+        for row in 0..rows {
+            for c in 0..3 {
+                let v = cells[c][row].unwrap();
+                if exempt(row) {
+                    assert!(!hidden[c][row]);
+                } else if sensitive(v) {
+                    assert!(hidden[c][row], "row {row} column {c} shows {v}");
+                }
+            }
+            // Row additive with its remainder: one unknown, sensitive or hiding a
+            // sensitive remainder, is a leak.
+            if !exempt(row) {
+                let rest = cells[0][row].unwrap() - cells[1][row].unwrap() - cells[2][row].unwrap();
+                let unknown =
+                    (0..3).filter(|&c| hidden[c][row]).count() + usize::from(sensitive(rest));
+                assert_ne!(unknown, 1, "row {row}: one unknown in total = a + b + rest");
+            }
+        }
+        for src in ["la", "district"] {
+            let members: Vec<usize> = (0..rows).filter(|&r| source[r] == src).collect();
+            for c in 0..3 {
+                let unknown = members.iter().filter(|&&r| hidden[c][r]).count();
+                assert_ne!(
+                    unknown,
+                    1,
+                    "{src} column {c}: one unknown among months and year: {:?} hidden {:?}",
+                    members.iter().map(|&r| cells[c][r]).collect::<Vec<_>>(),
+                    members.iter().map(|&r| hidden[c][r]).collect::<Vec<_>>()
+                );
+            }
+        }
+        let (again, _) = suppress(TABLE, &out, &def, &p).unwrap();
+        // Hidden cells are null now, so remainders are unknown and nothing more is hidden.
+        assert_eq!(again.columns(), out.columns());
+    }
+    assert!(secondary_seen > 100, "{secondary_seen}");
+}
+
+#[test]
+fn a_hidden_cell_that_bridges_two_hidden_blocks_is_not_left_to_follow() {
+    // Areas R1..R4 by needs C1..C4, each area's and each need's total known. Two 2×2 blocks
+    // of small counts (R1-R2 × C1-C2, R3-R4 × C3-C4) and one small count joining them (R2,
+    // C3): every area and need has two or more hidden cells, so rule 3 is satisfied, yet
+    // (R2, C3) is R1's and R2's totals less C1's and C2's hidden sums: a bridge. Rule 3b
+    // hides one more cell.
+    let small = [
+        (0, 0),
+        (0, 1),
+        (1, 0),
+        (1, 1),
+        (2, 2),
+        (2, 3),
+        (3, 2),
+        (3, 3),
+        (1, 2),
+    ];
+    let (mut area, mut need, mut n) = (Vec::new(), Vec::new(), Vec::new());
+    for r in 0..4 {
+        for c in 0..4 {
+            area.push(Some(["R1", "R2", "R3", "R4"][r]));
+            need.push(Some(["C1", "C2", "C3", "C4"][c]));
+            n.push(Some(if small.contains(&(r, c)) {
+                2
+            } else {
+                50 + (4 * r + c) as i64
+            }));
+        }
+    }
+    let input = batch(vec![
+        ("area", text(&area)),
+        ("need", text(&need)),
+        ("n", int64(&n)),
+    ]);
+    let def = SuppressionDef {
+        partitions: vec![partition(&["area"]), partition(&["need"])],
+        ..counts(&["n"])
+    };
+    let (out, stats) = suppress(TABLE, &input, &def, &policy(4)).unwrap();
+    assert_eq!(stats.cells_primary, 9);
+    assert!(stats.cells_secondary >= 1, "{stats:?}");
+    let hidden: Vec<(usize, usize)> = ints(&out, "n")
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.is_none())
+        .map(|(i, _)| (i / 4, i % 4))
+        .collect();
+    // The bridge now lies on a cycle: the area or the need it joins has another hidden cell
+    // outside the blocks, and so does the other end of that cell.
+    assert!(hidden.len() >= 10, "{hidden:?}");
+}
+
+/// Areas by need, as kpi_caseload_need publishes them: each area's rows add up to its total
+/// (repeated in each row), and the areas add up to the LA's rows, need by need and in total,
+/// less the children with no area. After suppression nothing hidden follows from the rest,
+/// solving every relation together (rule 3b's own solver, checked by hand-built cases above
+/// and independently by tests/it/disclosure.rs on the demo's published zone).
+#[test]
+fn property_two_way_tables_keep_nothing_that_follows() {
+    let def = SuppressionDef {
+        partitions: vec![PartitionDef {
+            counts: Some(vec!["n".into()]),
+            total: Some("t".into()),
+            ..partition(&["area"])
+        }],
+        repeated: vec![sendlake_schema::RepeatedDef {
+            column: "t".into(),
+            by: vec!["area".into()],
+        }],
+        rollups: vec![
+            RollupDef {
+                parts: select("level", &["district"]),
+                total: select("level", &["la"]),
+                by: vec!["need".into()],
+                year_of: None,
+                remainder: Some("no district".into()),
+                counts: Some(vec!["n".into()]),
+                distinct_by: None,
+            },
+            RollupDef {
+                parts: select("level", &["district"]),
+                total: select("level", &["la"]),
+                by: vec![],
+                year_of: None,
+                remainder: Some("no district".into()),
+                counts: Some(vec!["t".into()]),
+                distinct_by: Some(vec!["area".into()]),
+            },
+        ],
+        ..counts(&["n", "t"])
+    };
+    let mut rng = Lcg(7);
+    let mut secondary = 0;
+    for round in 0..300 {
+        let (areas, needs) = (2 + rng.below(5) as usize, 2 + rng.below(8) as usize);
+        let mut cells = vec![vec![None; needs]; areas];
+        for row in cells.iter_mut() {
+            for cell in row.iter_mut() {
+                if rng.below(6) != 0 {
+                    *cell = Some(rng.count().unwrap_or(0));
+                }
+            }
+        }
+        let unplaced: Vec<i64> = (0..needs).map(|_| rng.below(3) as i64).collect();
+        let (mut level, mut area, mut need, mut n, mut t) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let names = ["A", "B", "C", "D", "E", "F"];
+        let codes = ["1", "2", "3", "4", "5", "6", "7", "8", "9"];
+        for (a, row) in cells.iter().enumerate() {
+            let total: i64 = row.iter().flatten().sum();
+            for (c, cell) in row.iter().enumerate() {
+                if let Some(v) = cell {
+                    level.push(Some("district"));
+                    area.push(Some(names[a]));
+                    need.push(Some(codes[c]));
+                    n.push(Some(*v));
+                    t.push(Some(total));
+                }
+            }
+        }
+        let la_total: i64 =
+            cells.iter().flatten().flatten().sum::<i64>() + unplaced.iter().sum::<i64>();
+        for c in 0..needs {
+            level.push(Some("la"));
+            area.push(Some("LA"));
+            need.push(Some(codes[c]));
+            n.push(Some(
+                cells.iter().filter_map(|r| r[c]).sum::<i64>() + unplaced[c],
+            ));
+            t.push(Some(la_total));
+        }
+        let input = batch(vec![
+            ("level", text(&level)),
+            ("area", text(&area)),
+            ("need", text(&need)),
+            ("n", int64(&n)),
+            ("t", int64(&t)),
+        ]);
+        let p = policy(4);
+        let read = Input::read(TABLE, &input, &def, &p).unwrap();
+        let (out, stats) = suppress(TABLE, &input, &def, &p).unwrap();
+        secondary += stats.cells_secondary;
+        let mut grid = Grid::new(&read);
+        for (c, name) in ["n_status", "t_status"].iter().enumerate() {
+            grid.suppressed[c] = statuses(&out, name)
+                .iter()
+                .map(|s| s.as_deref() == Some("c"))
+                .collect();
+        }
+        assert_eq!(
+            super::audit::leaks(&read, &grid),
+            0,
+            "round {round}: {n:?} -> {:?}",
+            ints(&out, "n")
+        );
+    }
+    assert!(secondary > 100, "{secondary}");
+}
