@@ -13,6 +13,7 @@ mod deploy;
 mod dictionary;
 mod idempotence;
 mod kpi_oracle;
+mod kpi_oracle_added;
 mod logs;
 mod models;
 mod mutations;
