@@ -361,3 +361,77 @@ async fn age_at_31_august_bands_the_caseload_and_splits_nieo_by_compulsory_schoo
         ("ehc_plans_not_csa", 3),
     ]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_month_end_of_31_august_is_its_own_31_august() {
+    let t = TestLake::new();
+    let mut i = Inputs::new();
+    // Two children in the council's system, plans issued 2 June 2025 and still open: in the
+    // caseload at every month end from June 2025. Born August 2020 (h) and September 2020 (k).
+    //   31 July 2025: the 31 August on or before it is 2024's: h 2024 − 2020 = 4, k 3.
+    //   31 August 2025: that day itself: h 5 (compulsory school age), k 2025 − 2020 − 1 = 4.
+    for (child, birth) in [("h", "2020-08-01"), ("k", "2020-09-01")] {
+        let request = format!("q-{child}");
+        i.add(
+            "cms_request",
+            &[
+                ("record_id", &request),
+                ("person_key", child),
+                ("birth_month", birth),
+                ("postcode_district", "SG1"),
+                ("received_date", "2025-01-06"),
+                ("request_outcome", "Y"),
+                ("request_outcome_date", "2025-02-03"),
+            ],
+        )
+        .add(
+            "cms_plan",
+            &[
+                ("person_key", child),
+                ("request_id", &request),
+                ("start_date", "2025-06-02"),
+            ],
+        );
+    }
+    t.build(&i).await;
+
+    let council = |period: &'static str, extra: (&'static str, &'static str)| {
+        let mut key = la("month", period).to_vec();
+        key[4] = ("source", "council_cms");
+        key.push(extra);
+        key
+    };
+    let ages = t.read("kpi_caseload_age").await;
+    // July 2025: both under 5.
+    ages.row(&council("2025-07-01", ("age_band", "under_5")))
+        .assert_ints(&[("ehc_plans", 2), ("caseload_total", 2)]);
+    // August 2025: h is 5, k still 4.
+    ages.row(&council("2025-08-01", ("age_band", "5_to_10")))
+        .assert_ints(&[("ehc_plans", 1)]);
+    ages.row(&council("2025-08-01", ("age_band", "under_5")))
+        .assert_ints(&[("ehc_plans", 1)]);
+
+    // Neither has a placement (placement_unknown): of compulsory school age, none at the end of
+    // July, h at the end of August.
+    let placements = t.read("kpi_placements").await;
+    placements
+        .row(&council(
+            "2025-07-01",
+            ("setting_category", "placement_unknown"),
+        ))
+        .assert_ints(&[
+            ("ehc_plans", 2),
+            ("ehc_plans_csa", 0),
+            ("ehc_plans_not_csa", 2),
+        ]);
+    placements
+        .row(&council(
+            "2025-08-01",
+            ("setting_category", "placement_unknown"),
+        ))
+        .assert_ints(&[
+            ("ehc_plans", 2),
+            ("ehc_plans_csa", 1),
+            ("ehc_plans_not_csa", 1),
+        ]);
+}
