@@ -8,6 +8,8 @@
 //! Every child lives in LA 919, postcode district SG1 (Stevenage, E07000243). Suppression is off.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// Shared with tests/kpis.rs, which uses helpers this file does not.
+#[allow(dead_code)]
 mod support;
 
 use support::{Inputs, TestLake, plus_days};
@@ -132,13 +134,21 @@ async fn a_decision_not_to_issue_on_day_112_is_within_16_weeks_and_day_113_is_no
     ]);
 }
 
+/// An active plan: child, request, issue date, latest review meeting and decision.
+type Review = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn annual_reviews_in_the_year_split_decisions_within_and_over_4_weeks() {
     let t = TestLake::new();
     let mut i = Inputs::new();
     // The 2026 return: plans active at the census of 15 January 2026 describe 2025.
-    // (child, request, issued, meeting, decision)
-    let plans: [(&str, &str, &str, Option<&str>, Option<&str>); 7] = [
+    let plans: [Review; 7] = [
         // Meeting 1 October 2025, decision 29 October: 28 days, within 4 weeks.
         (
             "c1",
