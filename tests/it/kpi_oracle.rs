@@ -714,6 +714,19 @@ fn defects_degrade_the_item_never_the_child_and_every_one_is_accounted_for() {
             &[("caseload_total", n(total))],
         );
     }
+    // By age too: a birth month a defect makes unknowable moves its child to `unknown`, never
+    // out of the caseload.
+    let ages = Cells::read(&ws, "kpi_caseload_age", "sen2", Some("age_band"));
+    for ((la, year), needs) in &o.caseload {
+        let total: i64 = needs.values().sum();
+        let by_band: f64 = ages
+            .rows
+            .iter()
+            .filter(|((l, y, _), _)| l == la && y == year)
+            .map(|(_, cells)| cells["ehc_plans"].unwrap())
+            .sum();
+        assert_eq!(by_band, total as f64, "kpi_caseload_age {la} {year}");
+    }
     let requests = Cells::read(&ws, "kpi_requests", "sen2", None);
     for ((la, year), f) in &o.requests {
         if f.received > 0 {
