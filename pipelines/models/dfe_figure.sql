@@ -6,7 +6,8 @@
 --   * LA rows are keyed by the three-digit LA code that joins the rest of the lake, regions
 --     by their ONS code, England by E92000001;
 --   * the rows for all children have filter_key '': the API's unfiltered rows, its age_group
---     Total, and the files' "All ..." breakdown (their breakdown columns are read as filters).
+--     Total, and the files' "All ..." breakdown (their breakdown columns are read as filters;
+--     a file's all-children row has the same "All ..." label as breakdown and topic).
 --     Other breakdowns keep their key.
 SELECT 'calendar_year' AS period_type,
        CASE WHEN e.time_identifier = 'Academic year'
@@ -24,7 +25,14 @@ SELECT 'calendar_year' AS period_type,
                  '', 'age_group=Total',
                  'breakdown=All EHC plans;breakdown_topic=All EHC plans',
                  'breakdown=All requests for an EHC needs assessment;breakdown_topic=All requests for an EHC needs assessment')
-            THEN '' ELSE e.filter_key END AS filter_key,
+            THEN ''
+            -- Any other file's "All ..." row (the assessments and annual reviews files name
+            -- theirs after their subject): the breakdown and its topic are the same "All" label.
+            WHEN starts_with(e.filter_key, 'breakdown=All ')
+                 AND e.filter_key = 'breakdown=' || substr(e.filter_key, 11, strpos(e.filter_key, ';') - 11)
+                                    || ';breakdown_topic=' || substr(e.filter_key, 11, strpos(e.filter_key, ';') - 11)
+            THEN ''
+            ELSE e.filter_key END AS filter_key,
        e.value,
        e.status
 FROM ees_observation e

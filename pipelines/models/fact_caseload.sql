@@ -4,6 +4,11 @@
 --     day and each month end up to the day of the run.
 -- Need: the primary need; placement: the main (rank 1) placement open on the snapshot day.
 -- Review dates after the snapshot day are ignored, so a past snapshot shows what was known.
+-- Age: the child's age at the 31 August on or before the snapshot day (the start of the
+-- academic year the snapshot falls in: 31 August 2025 for the January 2026 census), the DfE's
+-- age for the caseload. From the birth month alone it is exact, because 31 August is the last
+-- day of its month: a child born in January to August has had that year's birthday by then,
+-- one born in September to December has not. No birth month, no age (the KPIs say `unknown`).
 WITH need AS (
     SELECT request_key, min(sen_type) AS primary_need
     FROM sen_need
@@ -58,8 +63,15 @@ SELECT s.person_key, s.la_code, s.source_system, s.request_ref, s.snapshot_type,
        s.plan_start_date, s.primary_need,
        COALESCE(split_part(pl.latest, chr(0), 3), 'placement_unknown') AS setting_category,
        COALESCE(split_part(pl.latest, chr(0), 4), 'unknown') AS setting_group,
-       s.review_meeting_date, s.last_review_date
+       s.review_meeting_date, s.last_review_date,
+       CAST(date_part('year', s.snapshot_date) AS INT)
+         - CASE WHEN date_part('month', s.snapshot_date) < 8
+                  OR (date_part('month', s.snapshot_date) = 8 AND date_part('day', s.snapshot_date) < 31)
+                THEN 1 ELSE 0 END
+         - CAST(date_part('year', c.birth_month) AS INT)
+         - CASE WHEN date_part('month', c.birth_month) > 8 THEN 1 ELSE 0 END AS age_at_31_august
 FROM snaps s
 LEFT JOIN placed pl
   ON pl.source_system = s.source_system AND pl.request_ref = s.request_ref
  AND pl.snapshot_type = s.snapshot_type AND pl.snapshot_date = s.snapshot_date
+LEFT JOIN dim_child c ON c.person_key = s.person_key AND c.la_code = s.la_code

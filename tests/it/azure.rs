@@ -173,7 +173,7 @@ fn the_demo_runs_on_azure_blob_storage_and_recovers_from_a_killed_run() {
             .starts_with("az://lake/demo")
     );
     let models = model_rows(&clean);
-    assert_eq!(models.len(), 31, "{models:?}");
+    assert_eq!(models.len(), 34, "{models:?}");
     assert!(
         clean["models"]["models"]
             .as_array()

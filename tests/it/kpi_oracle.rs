@@ -2,7 +2,11 @@
 //! are read here with a plain XML event loop (not sendlake's reader, conformer or SQL), the
 //! DfE's definitions (send-domain.md §3.5, docs/kpi-definitions.md) are applied in Rust, and
 //! every LA × calendar-year cell of `kpi_requests`, `kpi_timeliness` and `kpi_caseload_need`
-//! must equal what this computes.
+//! must equal what this computes; so must those of the tables the DfE added in 2026
+//! (`kpi_assessments`, `kpi_annual_reviews_year`, `kpi_caseload_age`, the compulsory school age
+//! split of `kpi_placements`: `kpi_oracle_added.rs`), and the ceased plans by reason with the
+//! month rows of requests and timeliness, months adding up to their year
+//! (`kpi_oracle_more.rs`).
 //!
 //! The same figures, written out in the DfE's own file layout, are then loaded as the DfE's
 //! published statistics (`pipelines/sources/dfe_files.toml`): the reconciliation with the DfE
@@ -22,27 +26,49 @@ use chrono::{Datelike, NaiveDate};
 use quick_xml::events::Event;
 use sendlake_model::CheckStatus;
 
+use crate::kpi_oracle_added::Added;
 use crate::support::*;
 
 /// One `Requests` element of a return, as far as the KPIs need it.
 #[derive(Debug, Default, Clone)]
-struct Request {
-    received: Option<NaiveDate>,
-    outcome: Option<String>,
+pub(crate) struct Request {
+    /// The person's `PersonBirthDate`.
+    pub(crate) birth: Option<NaiveDate>,
+    pub(crate) received: Option<NaiveDate>,
+    pub(crate) outcome: Option<String>,
     outcome_date: Option<NaiveDate>,
-    assessment_outcome: Option<String>,
+    pub(crate) assessment_outcome: Option<String>,
+    pub(crate) assessment_date: Option<NaiveDate>,
     week20: bool,
-    plan_start: Option<NaiveDate>,
-    active: bool,
-    transferred_in: bool,
+    pub(crate) plan_start: Option<NaiveDate>,
+    pub(crate) active: bool,
+    pub(crate) transferred_in: bool,
     needs: Vec<(String, String)>,
+    pub(crate) review_meeting: Option<NaiveDate>,
+    pub(crate) last_review: Option<NaiveDate>,
+    pub(crate) placements: Vec<Placement>,
+    pub(crate) cease_date: Option<NaiveDate>,
+    pub(crate) cease_reason: Option<String>,
+}
+
+/// One `PlacementDetail` of an active plan.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Placement {
+    pub(crate) rank: String,
+    /// URN or UKPRN given: the setting is not the `SENSetting` code's.
+    pub(crate) identified: bool,
+    pub(crate) setting: Option<String>,
+    pub(crate) entry: Option<NaiveDate>,
+    pub(crate) leaving: Option<NaiveDate>,
 }
 
 /// One return: its LA, its census year and its requests.
-struct Return {
-    la: String,
-    census_year: i32,
-    requests: Vec<Request>,
+pub(crate) struct Return {
+    pub(crate) la: String,
+    pub(crate) census_year: i32,
+    /// The census day (`ReferenceDate`).
+    pub(crate) census_day: Option<NaiveDate>,
+    pub(crate) requests: Vec<Request>,
 }
 
 fn date(text: &str) -> Option<NaiveDate> {
@@ -57,16 +83,26 @@ fn read_return(path: &Path) -> Return {
     let mut out = Return {
         la: String::new(),
         census_year: 0,
+        census_day: None,
         requests: Vec::new(),
     };
     let mut current: Option<Request> = None;
     let mut need: (String, String) = Default::default();
+    let mut placement = Placement::default();
+    let mut birth = None;
     loop {
         match reader.read_event().unwrap() {
             Event::Start(e) => {
                 let name = String::from_utf8(e.name().as_ref().to_vec()).unwrap();
                 match name.as_str() {
-                    "Requests" => current = Some(Request::default()),
+                    "Person" => birth = None,
+                    "Requests" => {
+                        current = Some(Request {
+                            birth,
+                            ..Request::default()
+                        });
+                    }
+                    "PlacementDetail" => placement = Placement::default(),
                     "ActivePlans" => {
                         if let Some(r) = current.as_mut() {
                             r.active = true;
@@ -86,6 +122,11 @@ fn read_return(path: &Path) -> Return {
                             r.needs.push(std::mem::take(&mut need));
                         }
                     }
+                    "PlacementDetail" => {
+                        if let Some(r) = current.as_mut() {
+                            r.placements.push(std::mem::take(&mut placement));
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -103,6 +144,8 @@ fn read_return(path: &Path) -> Return {
                 match (parent, leaf) {
                     ("Source", "LEA") => out.la = text.clone(),
                     ("CollectionDetails", "Year") => out.census_year = text.parse().unwrap(),
+                    ("CollectionDetails", "ReferenceDate") => out.census_day = date(&text),
+                    ("Person", "PersonBirthDate") => birth = date(&text),
                     _ => {}
                 }
                 let Some(r) = current.as_mut() else { continue };
@@ -111,11 +154,21 @@ fn read_return(path: &Path) -> Return {
                     ("Requests", "RequestOutcome") => r.outcome = Some(text),
                     ("Requests", "RequestOutcomeDate") => r.outcome_date = date(&text),
                     ("Assessment", "AssessmentOutcome") => r.assessment_outcome = Some(text),
+                    ("Assessment", "AssessmentOutcomeDate") => r.assessment_date = date(&text),
                     ("Assessment", "Week20") => r.week20 = matches!(text.as_str(), "1" | "true"),
                     ("NamedPlan", "StartDate") => r.plan_start = date(&text),
+                    ("NamedPlan", "CeaseDate") => r.cease_date = date(&text),
+                    ("NamedPlan", "CeaseReason") => r.cease_reason = Some(text),
                     ("ActivePlans", "TransferLA") => r.transferred_in = true,
                     ("SENneed", "SENtype") => need.0 = text,
                     ("SENneed", "SENtypeRank") => need.1 = text,
+                    ("ActivePlans", "ReviewMeeting") => r.review_meeting = date(&text),
+                    ("ActivePlans", "LastReview") => r.last_review = date(&text),
+                    ("PlacementDetail", "URN" | "UKPRN") => placement.identified = true,
+                    ("PlacementDetail", "SENSetting") => placement.setting = Some(text),
+                    ("PlacementDetail", "PlacementRank") => placement.rank = text,
+                    ("PlacementDetail", "EntryDate") => placement.entry = date(&text),
+                    ("PlacementDetail", "LeavingDate") => placement.leaving = date(&text),
                     _ => {}
                 }
             }
@@ -156,7 +209,7 @@ struct Oracle {
     caseload: BTreeMap<(String, i32), BTreeMap<String, i64>>,
 }
 
-fn pc(part: i64, whole: i64) -> Option<f64> {
+pub(crate) fn pc(part: i64, whole: i64) -> Option<f64> {
     (whole > 0).then(|| 100.0 * part as f64 / whole as f64)
 }
 
@@ -232,12 +285,12 @@ impl Oracle {
 }
 
 /// A published table's `sen2` LA calendar-year rows, keyed by (LA, year[, extra key column]).
-struct Cells {
-    rows: BTreeMap<(String, i32, String), BTreeMap<String, Option<f64>>>,
+pub(crate) struct Cells {
+    pub(crate) rows: BTreeMap<(String, i32, String), BTreeMap<String, Option<f64>>>,
 }
 
 impl Cells {
-    fn read(ws: &Workspace, table: &str, source: &str, extra_key: Option<&str>) -> Self {
+    pub(crate) fn read(ws: &Workspace, table: &str, source: &str, extra_key: Option<&str>) -> Self {
         let mut rows = BTreeMap::new();
         for b in ws.read("published", table) {
             let text = |c: &str| strings(std::slice::from_ref(&b), c);
@@ -271,7 +324,7 @@ impl Cells {
         Self { rows }
     }
 
-    fn get(&self, la: &str, year: i32, extra: &str) -> &BTreeMap<String, Option<f64>> {
+    pub(crate) fn get(&self, la: &str, year: i32, extra: &str) -> &BTreeMap<String, Option<f64>> {
         self.rows
             .get(&(la.to_owned(), year, extra.to_owned()))
             .unwrap_or_else(|| panic!("no row for LA {la}, {year} {extra}"))
@@ -292,7 +345,7 @@ fn years(b: &RecordBatch) -> Vec<i32> {
 }
 
 /// Every numeric cell of row `i`, as f64 (null as None).
-fn numbers(b: &RecordBatch, i: usize) -> BTreeMap<String, Option<f64>> {
+pub(crate) fn numbers(b: &RecordBatch, i: usize) -> BTreeMap<String, Option<f64>> {
     let mut out = BTreeMap::new();
     for (f, col) in b.schema().fields().iter().zip(b.columns()) {
         let any = col.as_any();
@@ -311,7 +364,7 @@ fn numbers(b: &RecordBatch, i: usize) -> BTreeMap<String, Option<f64>> {
 }
 
 /// Asserts each (column, expected) of a row; an expected `None` is a null cell.
-fn assert_cells(
+pub(crate) fn assert_cells(
     label: &str,
     row: &BTreeMap<String, Option<f64>>,
     expected: &[(&str, Option<f64>)],
@@ -331,7 +384,7 @@ fn assert_cells(
     }
 }
 
-fn n(v: i64) -> Option<f64> {
+pub(crate) fn n(v: i64) -> Option<f64> {
     Some(v as f64)
 }
 
@@ -360,10 +413,13 @@ fn pipeline(ws: &Workspace, dfe: bool) -> PathBuf {
     p
 }
 
+/// The columns before the figures in every DfE file (send-domain.md §4.4).
+pub(crate) const DFE_HEAD: &str = "time_period,time_identifier,geographic_level,country_code,country_name,region_code,region_name,new_la_code,old_la_code,la_name,breakdown_topic,breakdown";
+
 /// The oracle's figures in the DfE's own file layout (as `timeliness_20_week.csv` and
 /// `requests.csv`), percentages to one decimal place as the DfE writes them.
 fn dfe_files(o: &Oracle, dir: &Path, plant: Option<(&str, i32)>) {
-    let head = "time_period,time_identifier,geographic_level,country_code,country_name,region_code,region_name,new_la_code,old_la_code,la_name,breakdown_topic,breakdown";
+    let head = DFE_HEAD;
     let round = |v: Option<f64>| v.map_or_else(|| "z".to_owned(), |v| format!("{v:.1}"));
     let mut t = format!(
         "{head},plans_issued_den,plans_issued_den_ex,plans_issued_within_20_weeks,plans_issued_20_weeks_ex,pc_plans_issued_within_20_weeks,pc_plans_issued_20_weeks_ex\n"
@@ -423,6 +479,9 @@ fn kpi_tables_equal_an_independent_computation_and_reconcile_with_the_dfe() {
     let o = Oracle::compute(&returns);
     assert!(o.requests.len() >= 2 && o.timeliness.len() >= 2 && o.caseload.len() == 2);
     dfe_files(&o, &ws.inputs("dfe"), None);
+    let added = Added::compute(&returns);
+    added.dfe_files(&ws.inputs("dfe"));
+    let more = crate::kpi_oracle_more::More::compute(&returns);
 
     let p = pipeline(&ws, true);
     let report = ws.run(&p);
@@ -513,6 +572,11 @@ fn kpi_tables_equal_an_independent_computation_and_reconcile_with_the_dfe() {
             );
         }
     }
+
+    // Decisions not to issue, annual reviews in the year, the caseload by age, NIEO by
+    // compulsory school age; and the DfE's files of them, loaded as `dfe_published` rows.
+    added.assert_tables(&ws);
+    more.assert_tables(&ws);
 
     // The DfE's files computed from the same returns: loaded as `dfe_published` rows, and the
     // reconciliation finds no difference beyond rounding.
@@ -657,6 +721,19 @@ fn defects_degrade_the_item_never_the_child_and_every_one_is_accounted_for() {
             row,
             &[("caseload_total", n(total))],
         );
+    }
+    // By age too: a birth month a defect makes unknowable moves its child to `unknown`, never
+    // out of the caseload.
+    let ages = Cells::read(&ws, "kpi_caseload_age", "sen2", Some("age_band"));
+    for ((la, year), needs) in &o.caseload {
+        let total: i64 = needs.values().sum();
+        let by_band: f64 = ages
+            .rows
+            .iter()
+            .filter(|((l, y, _), _)| l == la && y == year)
+            .map(|(_, cells)| cells["ehc_plans"].unwrap())
+            .sum();
+        assert_eq!(by_band, total as f64, "kpi_caseload_age {la} {year}");
     }
     let requests = Cells::read(&ws, "kpi_requests", "sen2", None);
     for ((la, year), f) in &o.requests {

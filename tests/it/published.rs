@@ -214,6 +214,9 @@ fn the_published_zone_of_a_demo_run_is_safe_to_publish() {
         ("restricted", "fact_health_referral", "referral_date"),
         ("published", "kpi_timeliness", "period_start"),
         ("published", "kpi_caseload_need", "period_start"),
+        ("published", "kpi_caseload_age", "period_start"),
+        ("published", "kpi_assessments", "period_start"),
+        ("published", "kpi_annual_reviews_year", "period_start"),
         ("published", "kpi_health_waits", "period_start"),
     ] {
         let values = dates(zone, table, column);

@@ -72,7 +72,7 @@ fn the_demo_runs_on_s3_compatible_storage_and_refuses_a_store_without_conditiona
     assert_eq!(code, 0, "{clean_id}");
     assert_eq!(clean["status"], "Succeeded");
     assert_eq!(clean["reconciled"], true);
-    assert_eq!(clean["models_committed"], 31);
+    assert_eq!(clean["models_committed"], 34);
     assert_eq!(clean["checks_failed"], 0);
     assert_eq!(
         clean["manifest"],
@@ -84,7 +84,7 @@ fn the_demo_runs_on_s3_compatible_storage_and_refuses_a_store_without_conditiona
     assert_eq!(code, 0, "{rerun_id}");
     assert_eq!(rerun["status"], "Succeeded");
     assert_eq!(rerun["sen2_rows_loaded"], clean["sen2_rows_loaded"]);
-    assert_eq!(rerun["models_committed"], 31);
+    assert_eq!(rerun["models_committed"], 34);
 
     let runs = store.runs();
     let listed: Vec<&str> = runs["runs"]
@@ -94,6 +94,6 @@ fn the_demo_runs_on_s3_compatible_storage_and_refuses_a_store_without_conditiona
         .map(|r| r["run_id"].as_str().unwrap())
         .collect();
     assert_eq!(listed, [rerun_id.as_str(), clean_id.as_str()]);
-    assert_eq!(runs["runs"][0]["models_total"], 31);
+    assert_eq!(runs["runs"][0]["models_total"], 34);
     assert!(runs["locks"].as_array().unwrap().is_empty(), "{runs}");
 }

@@ -144,6 +144,57 @@ pub fn measures(tables: &BTreeSet<&str>) -> Vec<Measure> {
         "Placements",
         "Share of the EHC plan caseload placed in the setting groups or categories in context: the placements mix.",
     );
+    add(
+        p,
+        "NIEO of compulsory school age",
+        guarded(
+            p,
+            &format!("CALCULATE(SUM({p}[ehc_plans_csa]), {p}[setting_category] = \"neet_other\")"),
+        ),
+        "#,0",
+        "Placements",
+        "Children of compulsory school age (5 to 15 at 31 August) whose main placement is \"not in education - other\" (NIEO): the DfE's neet_other_csa.",
+    );
+    let a = "kpi_caseload_age";
+    add(
+        a,
+        "Caseload by age share (%)",
+        guarded(
+            a,
+            &format!(
+                "DIVIDE(SUM({a}[ehc_plans]), CALCULATE(SUM({a}[ehc_plans]), REMOVEFILTERS({a}[age_band]))) * 100"
+            ),
+        ),
+        "0.0",
+        "Caseload",
+        "Share of the EHC plan caseload in the age bands in context (age at 31 August, the DfE's bands).",
+    );
+    let d = "kpi_assessments";
+    add(
+        d,
+        "Not to issue within 16 weeks (%)",
+        rate(d, "outcome_decision_within_time", "decisions_not_to_issue"),
+        "0.0",
+        "Assessments",
+        "Of the decisions not to issue a plan made in the period, the percentage made within 16 weeks (112 days) of the request (the DfE's outcome_decision_within_time_pc).",
+    );
+    let y = "kpi_annual_reviews_year";
+    add(
+        y,
+        "Reviews completed in year (%)",
+        rate(y, "review_completed", "review_expected"),
+        "0.0",
+        "Annual reviews",
+        "Of the plans whose annual review fell due in the calendar year, the percentage reviewed in it (the DfE's review_completed over review_expected).",
+    );
+    add(
+        y,
+        "Review decisions within 4 weeks (%)",
+        rate(y, "decision_4_weeks", "review_completed"),
+        "0.0",
+        "Annual reviews",
+        "Of the reviews completed in the calendar year, the percentage with the LA's decision within 4 weeks of the meeting (the DfE's decision_4_weeks; no decision date counts as over).",
+    );
     let r = "kpi_requests";
     add(
         r,

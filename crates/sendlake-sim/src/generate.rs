@@ -334,7 +334,10 @@ impl LaGenerator {
                 if rng.random_bool(0.95) {
                     let outcome = pick(rng, &REVIEW_OUTCOME);
                     active.review_outcome = Some(outcome);
-                    let decided = shift(meeting, rng.random_range(0..=28));
+                    // The LA's decision is due within 4 weeks of the meeting; about a third
+                    // come later (nationally fewer than half are within: send-domain.md §3.5),
+                    // so the annual review KPIs see both.
+                    let decided = shift(meeting, rng.random_range(0..=42));
                     if decided <= p.census {
                         active.last_review = Some(decided);
                         if outcome == "A" && rng.random_bool(0.7) {

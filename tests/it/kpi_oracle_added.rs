@@ -1,0 +1,364 @@
+//! The second, independent computation (`kpi_oracle.rs` reads the returns) of the tables the
+//! DfE added to its EHC-plan statistics in 2026 (send-domain.md §3.5): decisions not to issue
+//! within 16 weeks, annual reviews in the calendar year, the caseload by age at 31 August and
+//! "not in education - other" by compulsory school age. The DfE's definitions are applied
+//! here in plain Rust over the returns' requests, with chrono doing the date arithmetic, and
+//! the same figures are written in the DfE's file layout to check that they load under the
+//! DfE's column names.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use chrono::{Datelike, NaiveDate};
+
+use crate::kpi_oracle::{Cells, DFE_HEAD, Return, assert_cells, n, pc};
+
+/// Decisions not to issue a plan made in a calendar year.
+#[derive(Debug, Default, Clone)]
+struct Assessments {
+    decisions: i64,
+    within: i64,
+}
+
+/// Annual reviews in a calendar year.
+#[derive(Debug, Default, Clone)]
+struct Reviews {
+    expected: i64,
+    completed: i64,
+    within: i64,
+}
+
+/// The children "not in education - other" on a census day, and those of compulsory school age.
+#[derive(Debug, Default, Clone)]
+struct Nieo {
+    plans: i64,
+    csa: i64,
+}
+
+#[derive(Default)]
+pub(crate) struct Added {
+    /// (LA, calendar year of the decision).
+    assessments: BTreeMap<(String, i32), Assessments>,
+    /// (LA, calendar year reviewed: the census year − 1).
+    reviews: BTreeMap<(String, i32), Reviews>,
+    /// (LA, census year) → age band → plans active on census day.
+    ages: BTreeMap<(String, i32), BTreeMap<&'static str, i64>>,
+    /// (LA, census year).
+    nieo: BTreeMap<(String, i32), Nieo>,
+}
+
+/// Whole years from `birth` to 31 August of `year`; negative for a child born after it.
+fn age_at_31_august(birth: NaiveDate, year: i32) -> i32 {
+    let day = NaiveDate::from_ymd_opt(year, 8, 31).unwrap();
+    match day.years_since(birth) {
+        Some(years) => i32::try_from(years).unwrap(),
+        None => -1 - i32::try_from(birth.years_since(day).unwrap()).unwrap(),
+    }
+}
+
+/// The DfE's caseload age bands (send-domain.md §3.5: age at 31 August).
+fn band(age: Option<i32>) -> &'static str {
+    match age {
+        None => "unknown",
+        Some(..=4) => "under_5",
+        Some(5..=10) => "5_to_10",
+        Some(11..=15) => "11_to_15",
+        Some(16..=19) => "16_to_19",
+        Some(20..=25) => "20_to_25",
+        Some(_) => "over_25",
+    }
+}
+
+/// The DfE's label of a band in its caseload file.
+fn dfe_label(band: &str) -> Option<&'static str> {
+    Some(match band {
+        "under_5" => "Under age 5",
+        "5_to_10" => "Age 5 to 10",
+        "11_to_15" => "Age 11 to 15",
+        "16_to_19" => "Age 16 to 19",
+        "20_to_25" => "Age 20 to 25",
+        _ => return None,
+    })
+}
+
+impl Added {
+    pub(crate) fn compute(returns: &[Return]) -> Self {
+        let mut o = Added::default();
+        for ret in returns {
+            let la = ret.la.clone();
+            let census_day = ret.census_day.unwrap();
+            // The 31 August that starts the census's academic year.
+            let august_year = ret.census_year - 1;
+            let year_start = NaiveDate::from_ymd_opt(ret.census_year - 1, 1, 1).unwrap();
+            for r in &ret.requests {
+                // A decision not to issue, placed in the year of its date; within 16 weeks
+                // when no more than 112 days after a known request date.
+                if r.assessment_outcome.as_deref() == Some("N")
+                    && let Some(decided) = r.assessment_date
+                {
+                    let f = o
+                        .assessments
+                        .entry((la.clone(), decided.year()))
+                        .or_default();
+                    f.decisions += 1;
+                    let days = r.received.map(|received| (decided - received).num_days());
+                    f.within += i64::from(days.is_some_and(|d| d <= 112));
+                }
+                if !r.active {
+                    continue;
+                }
+                // Reviews in the year before census: due for plans issued before the year began,
+                // completed with a meeting in it, decided 0-28 days after the meeting.
+                if r.plan_start.is_some_and(|s| s < year_start) {
+                    let f = o
+                        .reviews
+                        .entry((la.clone(), ret.census_year - 1))
+                        .or_default();
+                    f.expected += 1;
+                    if let Some(meeting) = r.review_meeting
+                        && meeting.year() == ret.census_year - 1
+                    {
+                        f.completed += 1;
+                        let days = r.last_review.map(|d| (d - meeting).num_days());
+                        f.within += i64::from(days.is_some_and(|d| (0..=28).contains(&d)));
+                    }
+                }
+                // The caseload by age at 31 August.
+                let age = r.birth.map(|b| age_at_31_august(b, august_year));
+                *o.ages
+                    .entry((la.clone(), ret.census_year))
+                    .or_default()
+                    .entry(band(age))
+                    .or_default() += 1;
+                // The main placement open on census day, if it is "not in education - other"
+                // (the SEN2 code, no URN or UKPRN); of compulsory school age at 5 to 15.
+                let main = r.placements.iter().find(|p| {
+                    p.rank == "1"
+                        && p.entry.is_some_and(|e| e <= census_day)
+                        && p.leaving.is_none_or(|l| l > census_day)
+                });
+                if let Some(p) = main
+                    && !p.identified
+                    && p.setting.as_deref() == Some("NIEO")
+                {
+                    let f = o.nieo.entry((la.clone(), ret.census_year)).or_default();
+                    f.plans += 1;
+                    f.csa += i64::from(age.is_some_and(|a| (5..=15).contains(&a)));
+                }
+            }
+        }
+        o
+    }
+
+    /// The figures as the DfE's `assessments.csv`, `annual_reviews.csv` (its columns named
+    /// with the year) and `caseload.csv` (by age) would carry them.
+    pub(crate) fn dfe_files(&self, dir: &Path) {
+        let la_row = |period: &str, identifier: &str, la: &str, breakdown: &str| {
+            format!(
+                "{period},{identifier},Local authority,E92000001,England,E12000006,East of England,E0000{la},{la},\"Synthetic, LA {la}\",{breakdown}"
+            )
+        };
+        let round = |v: Option<f64>| v.map_or_else(|| "z".to_owned(), |v| format!("{v:.1}"));
+        let mut a = format!(
+            "{DFE_HEAD},outcome_decision_within_time,outcome_decision_over_time,outcome_decision_within_time_pc,outcome_decision_over_time_pc\n"
+        );
+        for ((la, year), f) in &self.assessments {
+            let over = f.decisions - f.within;
+            let all = "All EHC needs assessments,All EHC needs assessments";
+            writeln!(
+                a,
+                "{},{},{over},{},{}",
+                la_row(&year.to_string(), "Calendar year", la, all),
+                f.within,
+                round(pc(f.within, f.decisions)),
+                round(pc(over, f.decisions)),
+            )
+            .unwrap();
+        }
+        std::fs::write(dir.join("assessments.csv"), a).unwrap();
+
+        let years: Vec<i32> = self.reviews.keys().map(|(_, y)| *y).collect();
+        let year = years[0];
+        assert!(years.iter().all(|y| *y == year), "one review year per file");
+        let mut r = format!(
+            "{DFE_HEAD},review_expected_{year},review_completed_{year},decision_4_weeks,over_4_weeks\n"
+        );
+        for ((la, _), f) in &self.reviews {
+            let all = "All EHC plans,All EHC plans";
+            writeln!(
+                r,
+                "{},{},{},{},{}",
+                la_row(&year.to_string(), "Calendar year", la, all),
+                f.expected,
+                f.completed,
+                f.within,
+                f.completed - f.within,
+            )
+            .unwrap();
+        }
+        std::fs::write(dir.join("annual_reviews.csv"), r).unwrap();
+
+        // The January caseload is an academic year's: 202526 is the census of January 2026.
+        let mut c = format!("{DFE_HEAD},ehcplans\n");
+        for ((la, census_year), bands) in &self.ages {
+            let period = format!("{}{}", census_year - 1, census_year % 100);
+            let total: i64 = bands.values().sum();
+            let all = "All EHC plans,All EHC plans";
+            writeln!(c, "{},{total}", la_row(&period, "Academic year", la, all)).unwrap();
+            for (band, plans) in bands {
+                if let Some(label) = dfe_label(band) {
+                    let breakdown = format!("Age,{label}");
+                    writeln!(
+                        c,
+                        "{},{plans}",
+                        la_row(&period, "Academic year", la, &breakdown)
+                    )
+                    .unwrap();
+                }
+            }
+        }
+        std::fs::write(dir.join("caseload.csv"), c).unwrap();
+    }
+
+    /// Every LA × year cell of the added tables equals this computation, for `sen2` and for
+    /// the DfE's files of the same figures (`dfe_published`).
+    pub(crate) fn assert_tables(&self, ws: &crate::support::Workspace) {
+        // Decisions not to issue, within and over 16 weeks.
+        assert!(
+            self.assessments
+                .values()
+                .any(|f| f.within > 0 && f.within < f.decisions),
+            "the returns never have decisions not to issue both within and over 16 weeks"
+        );
+        for source in ["sen2", "dfe_published"] {
+            let kpi = Cells::read(ws, "kpi_assessments", source, None);
+            assert_eq!(
+                kpi.rows.len(),
+                self.assessments.len(),
+                "kpi_assessments {source}"
+            );
+            for ((la, year), f) in &self.assessments {
+                let over = f.decisions - f.within;
+                let row = kpi.get(la, *year, "");
+                let label = format!("kpi_assessments {source} {la} {year}");
+                assert_cells(
+                    &label,
+                    row,
+                    &[
+                        ("decisions_not_to_issue", n(f.decisions)),
+                        ("outcome_decision_within_time", n(f.within)),
+                        ("outcome_decision_over_time", n(over)),
+                    ],
+                );
+                // The DfE's percentages are rounded to one decimal place.
+                let got = row["outcome_decision_within_time_pc"].unwrap();
+                let want = pc(f.within, f.decisions).unwrap();
+                assert!(
+                    (got - want).abs() <= 0.05 + 1e-9,
+                    "{label}: {got} vs {want}"
+                );
+            }
+        }
+
+        // Annual reviews in the year.
+        assert!(
+            self.reviews
+                .values()
+                .any(|f| f.within > 0 && f.within < f.completed && f.completed < f.expected),
+            "the returns never separate reviews within, over 4 weeks and not completed"
+        );
+        for source in ["sen2", "dfe_published"] {
+            let kpi = Cells::read(ws, "kpi_annual_reviews_year", source, None);
+            assert_eq!(
+                kpi.rows.len(),
+                self.reviews.len(),
+                "kpi_annual_reviews_year {source}"
+            );
+            for ((la, year), f) in &self.reviews {
+                let over = f.completed - f.within;
+                let mut expected = vec![
+                    ("review_expected", n(f.expected)),
+                    ("review_completed", n(f.completed)),
+                    ("decision_4_weeks", n(f.within)),
+                    ("over_4_weeks", n(over)),
+                    ("review_completed_pc", pc(f.completed, f.expected)),
+                    ("decision_4_weeks_pc", pc(f.within, f.completed)),
+                    ("over_4_weeks_pc", pc(over, f.completed)),
+                ];
+                if source == "sen2" {
+                    expected.push(("review_not_completed", n(f.expected - f.completed)));
+                    // The year the return describes is whole.
+                    expected.push(("period_complete", Some(1.0)));
+                }
+                assert_cells(
+                    &format!("kpi_annual_reviews_year {source} {la} {year}"),
+                    kpi.get(la, *year, ""),
+                    &expected,
+                );
+            }
+        }
+
+        // The caseload by age band: every band of every LA, and nothing else.
+        for source in ["sen2", "dfe_published"] {
+            let kpi = Cells::read(ws, "kpi_caseload_age", source, Some("age_band"));
+            let mut cells = 0;
+            for ((la, year), bands) in &self.ages {
+                let total: i64 = bands.values().sum();
+                for (band, plans) in bands {
+                    if source == "dfe_published" && dfe_label(band).is_none() {
+                        continue;
+                    }
+                    cells += 1;
+                    assert_cells(
+                        &format!("kpi_caseload_age {source} {la} {year} {band}"),
+                        kpi.get(la, *year, band),
+                        &[("ehc_plans", n(*plans)), ("caseload_total", n(total))],
+                    );
+                }
+            }
+            assert_eq!(kpi.rows.len(), cells, "kpi_caseload_age {source}");
+        }
+        assert!(
+            self.ages.values().all(|b| b.len() >= 5),
+            "the returns do not span the age bands"
+        );
+
+        // "Not in education - other", and of compulsory school age (the DfE's neet_other_csa);
+        // in every category the split adds up to the plans.
+        assert!(
+            self.nieo.values().any(|f| f.csa > 0),
+            "the returns never place a child of compulsory school age in NIEO"
+        );
+        let placements = Cells::read(ws, "kpi_placements", "sen2", Some("setting_category"));
+        for ((la, year), f) in &self.nieo {
+            assert_cells(
+                &format!("kpi_placements {la} {year} neet_other"),
+                placements.get(la, *year, "neet_other"),
+                &[
+                    ("ehc_plans", n(f.plans)),
+                    ("ehc_plans_csa", n(f.csa)),
+                    ("ehc_plans_not_csa", n(f.plans - f.csa)),
+                ],
+            );
+        }
+        for ((la, year, category), row) in &placements.rows {
+            let (plans, csa, not_csa) = (
+                row["ehc_plans"].unwrap(),
+                row["ehc_plans_csa"].unwrap(),
+                row["ehc_plans_not_csa"].unwrap(),
+            );
+            assert_eq!(
+                csa + not_csa,
+                plans,
+                "kpi_placements {la} {year} {category}"
+            );
+            if !self.nieo.contains_key(&(la.clone(), *year)) {
+                assert_ne!(
+                    category, "neet_other",
+                    "{la} {year}: NIEO the returns do not have"
+                );
+            }
+        }
+    }
+}

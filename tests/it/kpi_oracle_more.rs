@@ -1,0 +1,206 @@
+//! More of the published KPI tables against the independent computation of `kpi_oracle.rs`:
+//! ceased plans by reason (LA × calendar year and month), and the month rows of requests and
+//! timeliness. The month rows also show that the relation suppression declares for these
+//! tables holds in the data: every count of a year is the sum of its months.
+
+use std::collections::BTreeMap;
+
+use arrow_array::{Array, Date32Array};
+use chrono::Datelike;
+
+use crate::kpi_oracle::{Return, assert_cells, n, numbers};
+use crate::support::*;
+
+/// The DfE's ceased-plan reasons, in `CeaseReason` code order (1–8), then `other` (9, or no
+/// or an unknown reason), as `kpi_ceased` names them.
+const REASONS: [&str; 9] = [
+    "max_age",
+    "needs_met",
+    "he",
+    "employ",
+    "transfer",
+    "no_engage",
+    "moved_outside_eng",
+    "deceased",
+    "other",
+];
+
+/// Figures by (LA, year, month); month 0 is the whole calendar year.
+type ByPeriod<T> = BTreeMap<(String, i32, u32), T>;
+
+#[derive(Default)]
+pub(crate) struct More {
+    /// Plans ceased, by reason.
+    ceased: ByPeriod<[i64; 9]>,
+    /// Requests received (not historical).
+    received: ByPeriod<i64>,
+    /// New plans issued in timeliness scope, and those within 20 weeks.
+    issued: ByPeriod<(i64, i64)>,
+}
+
+impl More {
+    pub(crate) fn compute(returns: &[Return]) -> Self {
+        let mut m = More::default();
+        for ret in returns {
+            for r in &ret.requests {
+                let periods = |d: chrono::NaiveDate| {
+                    [
+                        (ret.la.clone(), d.year(), 0),
+                        (ret.la.clone(), d.year(), d.month()),
+                    ]
+                };
+                if let Some(ceased) = r.cease_date {
+                    let reason = r
+                        .cease_reason
+                        .as_deref()
+                        .and_then(|c| c.parse::<usize>().ok())
+                        .filter(|c| (1..=8).contains(c))
+                        .map_or(8, |c| c - 1);
+                    for key in periods(ceased) {
+                        m.ceased.entry(key).or_default()[reason] += 1;
+                    }
+                }
+                let outcome = r.outcome.as_deref();
+                if let Some(received) = r.received
+                    && outcome != Some("H")
+                {
+                    for key in periods(received) {
+                        *m.received.entry(key).or_default() += 1;
+                    }
+                }
+                if let Some(start) = r.plan_start
+                    && r.assessment_outcome.as_deref() == Some("Y")
+                    && outcome != Some("H")
+                    && !r.transferred_in
+                {
+                    let within = r.received.is_some_and(|d| (start - d).num_days() <= 140);
+                    for key in periods(start) {
+                        let e = m.issued.entry(key).or_default();
+                        e.0 += 1;
+                        e.1 += i64::from(within);
+                    }
+                }
+            }
+        }
+        m
+    }
+
+    pub(crate) fn assert_tables(&self, ws: &Workspace) {
+        assert!(
+            self.ceased.keys().any(|k| k.2 == 0) && self.ceased.len() > 4,
+            "the returns have ceased plans in several months"
+        );
+        let ceased = rows(ws, "kpi_ceased");
+        for ((la, year, month), reasons) in &self.ceased {
+            let label = format!("kpi_ceased {la} {year}-{month:02}");
+            let row = ceased
+                .get(&(la.clone(), *year, *month))
+                .unwrap_or_else(|| panic!("{label}: no row"));
+            let mut expected: Vec<(&str, Option<f64>)> = REASONS
+                .iter()
+                .zip(reasons)
+                .map(|(c, v)| (*c, n(*v)))
+                .collect();
+            expected.push(("total_ceased", n(reasons.iter().sum())));
+            assert_cells(&label, row, &expected);
+        }
+        assert_eq!(ceased.len(), self.ceased.len(), "kpi_ceased: LA rows");
+
+        let requests = rows(ws, "kpi_requests");
+        for ((la, year, month), received) in &self.received {
+            let label = format!("kpi_requests {la} {year}-{month:02}");
+            let row = requests
+                .get(&(la.clone(), *year, *month))
+                .unwrap_or_else(|| panic!("{label}: no row"));
+            assert_cells(&label, row, &[("requests_received_in_year", n(*received))]);
+        }
+
+        let timeliness = rows(ws, "kpi_timeliness");
+        for ((la, year, month), (den, within)) in &self.issued {
+            let label = format!("kpi_timeliness {la} {year}-{month:02}");
+            let row = timeliness
+                .get(&(la.clone(), *year, *month))
+                .unwrap_or_else(|| panic!("{label}: no row"));
+            assert_cells(
+                &label,
+                row,
+                &[
+                    ("plans_issued_den", n(*den)),
+                    ("plans_issued_within_20_weeks", n(*within)),
+                ],
+            );
+        }
+        assert!(self.issued.keys().filter(|k| k.2 != 0).count() > 12);
+
+        // Months add up to their year, column by column: the rollup suppression declares.
+        for (table, cells) in [
+            ("kpi_ceased", &ceased),
+            ("kpi_requests", &requests),
+            ("kpi_timeliness", &timeliness),
+        ] {
+            let mut sums: BTreeMap<(String, i32, String), f64> = BTreeMap::new();
+            for ((la, year, _), row) in cells.iter().filter(|(k, _)| k.2 != 0) {
+                for (column, v) in row {
+                    if is_count(table, column) {
+                        *sums.entry((la.clone(), *year, column.clone())).or_default() +=
+                            v.unwrap_or(0.0);
+                    }
+                }
+            }
+            for ((la, year, column), sum) in sums {
+                let year_row = &cells[&(la.clone(), year, 0)];
+                assert_eq!(
+                    year_row[&column].unwrap_or(0.0),
+                    sum,
+                    "{table} {la} {year}: {column} is not the sum of its months"
+                );
+            }
+        }
+    }
+}
+
+/// Whether `column` of `table` is one of the counts its suppression declares.
+fn is_count(table: &str, column: &str) -> bool {
+    let registry = sendlake_schema::SchemaRegistry::embedded().unwrap();
+    let def = registry.tables().iter().find(|t| t.name == table).unwrap();
+    def.suppression
+        .as_ref()
+        .is_some_and(|s| s.counts.iter().any(|c| c == column))
+}
+
+/// The `sen2` LA rows of a published table, month rows keyed by month and calendar-year rows
+/// by month 0.
+fn rows(ws: &Workspace, table: &str) -> ByPeriod<BTreeMap<String, Option<f64>>> {
+    let mut out = BTreeMap::new();
+    for b in ws.read("published", table) {
+        let text = |c: &str| strings(std::slice::from_ref(&b), c);
+        let (types, levels, codes, sources) = (
+            text("period_type"),
+            text("geography_level"),
+            text("geography_code"),
+            text("source"),
+        );
+        let starts = b
+            .column_by_name("period_start")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<Date32Array>()
+            .unwrap();
+        for i in 0..b.num_rows() {
+            if levels[i].as_deref() != Some("la") || sources[i].as_deref() != Some("sen2") {
+                continue;
+            }
+            let start = starts.value_as_date(i).unwrap();
+            let month = match types[i].as_deref() {
+                Some("calendar_year") => 0,
+                Some("month") => start.month(),
+                _ => continue,
+            };
+            out.insert(
+                (codes[i].clone().unwrap(), start.year(), month),
+                numbers(&b, i),
+            );
+        }
+    }
+    out
+}
