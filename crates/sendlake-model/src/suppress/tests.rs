@@ -2,7 +2,7 @@
 //! test over random tables.
 
 use super::*;
-use arrow_array::{Float64Array, Int32Array};
+use arrow_array::{Float64Array, Int32Array, Int64Array, StringArray};
 use sendlake_schema::{AdditiveDef, DerivedDef, ExemptDef, PartitionDef, RateDef};
 
 const TABLE: &str = "kpi_timeliness";
