@@ -1,6 +1,6 @@
 //! More of the published KPI tables against the independent computation of `kpi_oracle.rs`:
-//! ceased plans by reason (LA × calendar year and month), and the month rows of requests and
-//! timeliness. The month rows also show that the relation suppression declares for these
+//! ceased plans by reason (LA × calendar year and month), annual reviews on census day, and the
+//! month rows of requests and timeliness. The month rows also show that the relation suppression declares for these
 //! tables holds in the data: every count of a year is the sum of its months.
 
 use std::collections::BTreeMap;
@@ -36,12 +36,34 @@ pub(crate) struct More {
     received: ByPeriod<i64>,
     /// New plans issued in timeliness scope, and those within 20 weeks.
     issued: ByPeriod<(i64, i64)>,
+    /// Annual reviews on census day, by (LA, census year): plans due a review (issued a year
+    /// or more before), reviewed in the 12 months before, with a decision, decided 0-28 days
+    /// after the meeting.
+    reviews: BTreeMap<(String, i32), [i64; 4]>,
 }
 
 impl More {
     pub(crate) fn compute(returns: &[Return]) -> Self {
         let mut m = More::default();
         for ret in returns {
+            let census = ret.census_day.unwrap();
+            let year_ago = census.with_year(census.year() - 1).unwrap();
+            for r in ret.requests.iter().filter(|r| r.active) {
+                if r.plan_start.is_some_and(|start| start <= year_ago) {
+                    let f = m
+                        .reviews
+                        .entry((ret.la.clone(), ret.census_year))
+                        .or_default();
+                    f[0] += 1;
+                    if let Some(meeting) = r.review_meeting.filter(|&d| d > year_ago) {
+                        f[1] += 1;
+                        if let Some(decided) = r.last_review {
+                            f[2] += 1;
+                            f[3] += i64::from((0..=28).contains(&(decided - meeting).num_days()));
+                        }
+                    }
+                }
+            }
             for r in &ret.requests {
                 let periods = |d: chrono::NaiveDate| {
                     [
@@ -105,6 +127,31 @@ impl More {
             assert_cells(&label, row, &expected);
         }
         assert_eq!(ceased.len(), self.ceased.len(), "kpi_ceased: LA rows");
+
+        let reviews = rows(ws, "kpi_annual_reviews");
+        for ((la, year), f) in &self.reviews {
+            let label = format!("kpi_annual_reviews {la} {year}");
+            let row = reviews
+                .get(&(la.clone(), *year, 0))
+                .unwrap_or_else(|| panic!("{label}: no row"));
+            assert_cells(
+                &label,
+                row,
+                &[
+                    ("plans_due_review", n(f[0])),
+                    ("reviews_within_12_months", n(f[1])),
+                    ("reviews_with_decision", n(f[2])),
+                    ("reviews_decision_within_4_weeks", n(f[3])),
+                ],
+            );
+        }
+        assert!(
+            self.reviews
+                .values()
+                .all(|f| f[3] < f[2] && f[2] <= f[1] && f[1] < f[0]),
+            "the returns separate every review figure: {:?}",
+            self.reviews
+        );
 
         let requests = rows(ws, "kpi_requests");
         for ((la, year, month), received) in &self.received {
