@@ -180,15 +180,17 @@ impl More {
         assert!(self.issued.keys().filter(|k| k.2 != 0).count() > 12);
 
         // Months add up to their year, column by column: the rollup suppression declares.
+        let registry = sendlake_schema::SchemaRegistry::embedded().unwrap();
         for (table, cells) in [
             ("kpi_ceased", &ceased),
             ("kpi_requests", &requests),
             ("kpi_timeliness", &timeliness),
         ] {
+            let counts = declared_counts(&registry, table);
             let mut sums: BTreeMap<(String, i32, String), f64> = BTreeMap::new();
             for ((la, year, _), row) in cells.iter().filter(|(k, _)| k.2 != 0) {
                 for (column, v) in row {
-                    if is_count(table, column) {
+                    if counts.contains(column) {
                         *sums.entry((la.clone(), *year, column.clone())).or_default() +=
                             v.unwrap_or(0.0);
                     }
@@ -206,13 +208,13 @@ impl More {
     }
 }
 
-/// Whether `column` of `table` is one of the counts its suppression declares.
-fn is_count(table: &str, column: &str) -> bool {
-    let registry = sendlake_schema::SchemaRegistry::embedded().unwrap();
+/// The counts `table`'s suppression declares.
+fn declared_counts(registry: &sendlake_schema::SchemaRegistry, table: &str) -> Vec<String> {
     let def = registry.tables().iter().find(|t| t.name == table).unwrap();
     def.suppression
         .as_ref()
-        .is_some_and(|s| s.counts.iter().any(|c| c == column))
+        .map(|s| s.counts.clone())
+        .unwrap_or_default()
 }
 
 /// The `sen2` LA rows of a published table, month rows keyed by month and calendar-year rows
