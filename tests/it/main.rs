@@ -14,8 +14,6 @@ mod dictionary;
 mod disclosure;
 mod idempotence;
 mod kpi_oracle;
-mod kpi_oracle_added;
-mod kpi_oracle_more;
 mod logs;
 mod models;
 mod mutations;

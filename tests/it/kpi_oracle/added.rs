@@ -1,10 +1,10 @@
-//! The second, independent computation (`kpi_oracle.rs` reads the returns) of the tables the
-//! DfE added to its EHC-plan statistics in 2026 (send-domain.md §3.5): decisions not to issue
-//! within 16 weeks, annual reviews in the calendar year, the caseload by age at 31 August and
-//! "not in education - other" by compulsory school age. The DfE's definitions are applied
-//! here in plain Rust over the returns' requests, with chrono doing the date arithmetic, and
-//! the same figures are written in the DfE's file layout to check that they load under the
-//! DfE's column names.
+//! The second, independent computation of the tables the DfE added to its EHC-plan statistics
+//! in 2026 (send-domain.md §3.5): decisions not to issue within 16 weeks, annual reviews in the
+//! calendar year and the caseload by age at 31 August ("not in education - other" by
+//! compulsory school age is in `placements.rs`). The DfE's definitions are applied here in
+//! plain Rust over the returns' requests, with chrono doing the date arithmetic, and the same
+//! figures are written in the DfE's file layout to check that they load under the DfE's column
+//! names.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -12,7 +12,9 @@ use std::path::Path;
 
 use chrono::{Datelike, NaiveDate};
 
-use crate::kpi_oracle::{Cells, DFE_HEAD, Return, assert_cells, n, pc};
+use super::DFE_HEAD;
+use super::returns::Return;
+use super::view::{Cells, Lake, Scope, assert_cells, n, pc};
 
 /// Decisions not to issue a plan made in a calendar year.
 #[derive(Debug, Default, Clone)]
@@ -29,13 +31,6 @@ struct Reviews {
     within: i64,
 }
 
-/// The children "not in education - other" on a census day, and those of compulsory school age.
-#[derive(Debug, Default, Clone)]
-struct Nieo {
-    plans: i64,
-    csa: i64,
-}
-
 #[derive(Default)]
 pub(crate) struct Added {
     /// (LA, calendar year of the decision).
@@ -44,12 +39,10 @@ pub(crate) struct Added {
     reviews: BTreeMap<(String, i32), Reviews>,
     /// (LA, census year) → age band → plans active on census day.
     ages: BTreeMap<(String, i32), BTreeMap<&'static str, i64>>,
-    /// (LA, census year).
-    nieo: BTreeMap<(String, i32), Nieo>,
 }
 
 /// Whole years from `birth` to 31 August of `year`; negative for a child born after it.
-fn age_at_31_august(birth: NaiveDate, year: i32) -> i32 {
+pub(crate) fn age_at_31_august(birth: NaiveDate, year: i32) -> i32 {
     let day = NaiveDate::from_ymd_opt(year, 8, 31).unwrap();
     match day.years_since(birth) {
         Some(years) => i32::try_from(years).unwrap(),
@@ -87,7 +80,6 @@ impl Added {
         let mut o = Added::default();
         for ret in returns {
             let la = ret.la.clone();
-            let census_day = ret.census_day.unwrap();
             // The 31 August that starts the census's academic year.
             let august_year = ret.census_year - 1;
             let year_start = NaiveDate::from_ymd_opt(ret.census_year - 1, 1, 1).unwrap();
@@ -131,21 +123,6 @@ impl Added {
                     .or_default()
                     .entry(band(age))
                     .or_default() += 1;
-                // The main placement open on census day, if it is "not in education - other"
-                // (the SEN2 code, no URN or UKPRN); of compulsory school age at 5 to 15.
-                let main = r.placements.iter().find(|p| {
-                    p.rank == "1"
-                        && p.entry.is_some_and(|e| e <= census_day)
-                        && p.leaving.is_none_or(|l| l > census_day)
-                });
-                if let Some(p) = main
-                    && !p.identified
-                    && p.setting.as_deref() == Some("NIEO")
-                {
-                    let f = o.nieo.entry((la.clone(), ret.census_year)).or_default();
-                    f.plans += 1;
-                    f.csa += i64::from(age.is_some_and(|a| (5..=15).contains(&a)));
-                }
             }
         }
         o
@@ -221,27 +198,35 @@ impl Added {
         std::fs::write(dir.join("caseload.csv"), c).unwrap();
     }
 
-    /// Every LA × year cell of the added tables equals this computation, for `sen2` and for
-    /// the DfE's files of the same figures (`dfe_published`).
-    pub(crate) fn assert_tables(&self, ws: &crate::support::Workspace) {
+    /// Every calendar-year cell of the added tables in `scope` equals this computation, for
+    /// `sen2` and, with `dfe` (LA rows only), for the DfE's files of the same figures
+    /// (`dfe_published`).
+    pub(crate) fn assert_tables(&self, lake: &Lake<'_>, scope: &Scope, dfe: bool) {
+        let sources: &[&str] = if dfe && scope.is_la() {
+            &["sen2", "dfe_published"]
+        } else {
+            &["sen2"]
+        };
         // Decisions not to issue, within and over 16 weeks.
-        assert!(
-            self.assessments
-                .values()
-                .any(|f| f.within > 0 && f.within < f.decisions),
-            "the returns never have decisions not to issue both within and over 16 weeks"
-        );
-        for source in ["sen2", "dfe_published"] {
-            let kpi = Cells::read(ws, "kpi_assessments", source, None);
+        if scope.is_la() {
+            assert!(
+                self.assessments
+                    .values()
+                    .any(|f| f.within > 0 && f.within < f.decisions),
+                "the returns never have decisions not to issue both within and over 16 weeks"
+            );
+        }
+        for source in sources {
+            let kpi = Cells::read(lake, "kpi_assessments", source, None, scope);
             assert_eq!(
                 kpi.rows.len(),
                 self.assessments.len(),
-                "kpi_assessments {source}"
+                "kpi_assessments {source} {scope}"
             );
             for ((la, year), f) in &self.assessments {
                 let over = f.decisions - f.within;
                 let row = kpi.get(la, *year, "");
-                let label = format!("kpi_assessments {source} {la} {year}");
+                let label = format!("kpi_assessments {source} {scope} {la} {year}");
                 assert_cells(
                     &label,
                     row,
@@ -262,18 +247,20 @@ impl Added {
         }
 
         // Annual reviews in the year.
-        assert!(
-            self.reviews
-                .values()
-                .any(|f| f.within > 0 && f.within < f.completed && f.completed < f.expected),
-            "the returns never separate reviews within, over 4 weeks and not completed"
-        );
-        for source in ["sen2", "dfe_published"] {
-            let kpi = Cells::read(ws, "kpi_annual_reviews_year", source, None);
+        if scope.is_la() {
+            assert!(
+                self.reviews
+                    .values()
+                    .any(|f| f.within > 0 && f.within < f.completed && f.completed < f.expected),
+                "the returns never separate reviews within, over 4 weeks and not completed"
+            );
+        }
+        for source in sources {
+            let kpi = Cells::read(lake, "kpi_annual_reviews_year", source, None, scope);
             assert_eq!(
                 kpi.rows.len(),
                 self.reviews.len(),
-                "kpi_annual_reviews_year {source}"
+                "kpi_annual_reviews_year {source} {scope}"
             );
             for ((la, year), f) in &self.reviews {
                 let over = f.completed - f.within;
@@ -286,13 +273,13 @@ impl Added {
                     ("decision_4_weeks_pc", pc(f.within, f.completed)),
                     ("over_4_weeks_pc", pc(over, f.completed)),
                 ];
-                if source == "sen2" {
+                if *source == "sen2" {
                     expected.push(("review_not_completed", n(f.expected - f.completed)));
                     // The year the return describes is whole.
                     expected.push(("period_complete", Some(1.0)));
                 }
                 assert_cells(
-                    &format!("kpi_annual_reviews_year {source} {la} {year}"),
+                    &format!("kpi_annual_reviews_year {source} {scope} {la} {year}"),
                     kpi.get(la, *year, ""),
                     &expected,
                 );
@@ -300,65 +287,30 @@ impl Added {
         }
 
         // The caseload by age band: every band of every LA, and nothing else.
-        for source in ["sen2", "dfe_published"] {
-            let kpi = Cells::read(ws, "kpi_caseload_age", source, Some("age_band"));
+        for source in sources {
+            let kpi = Cells::read(lake, "kpi_caseload_age", source, Some("age_band"), scope);
             let mut cells = 0;
             for ((la, year), bands) in &self.ages {
                 let total: i64 = bands.values().sum();
                 for (band, plans) in bands {
-                    if source == "dfe_published" && dfe_label(band).is_none() {
+                    if *source == "dfe_published" && dfe_label(band).is_none() {
                         continue;
                     }
                     cells += 1;
                     assert_cells(
-                        &format!("kpi_caseload_age {source} {la} {year} {band}"),
+                        &format!("kpi_caseload_age {source} {scope} {la} {year} {band}"),
                         kpi.get(la, *year, band),
                         &[("ehc_plans", n(*plans)), ("caseload_total", n(total))],
                     );
                 }
             }
-            assert_eq!(kpi.rows.len(), cells, "kpi_caseload_age {source}");
+            assert_eq!(kpi.rows.len(), cells, "kpi_caseload_age {source} {scope}");
         }
-        assert!(
-            self.ages.values().all(|b| b.len() >= 5),
-            "the returns do not span the age bands"
-        );
-
-        // "Not in education - other", and of compulsory school age (the DfE's neet_other_csa);
-        // in every category the split adds up to the plans.
-        assert!(
-            self.nieo.values().any(|f| f.csa > 0),
-            "the returns never place a child of compulsory school age in NIEO"
-        );
-        let placements = Cells::read(ws, "kpi_placements", "sen2", Some("setting_category"));
-        for ((la, year), f) in &self.nieo {
-            assert_cells(
-                &format!("kpi_placements {la} {year} neet_other"),
-                placements.get(la, *year, "neet_other"),
-                &[
-                    ("ehc_plans", n(f.plans)),
-                    ("ehc_plans_csa", n(f.csa)),
-                    ("ehc_plans_not_csa", n(f.plans - f.csa)),
-                ],
+        if scope.is_la() {
+            assert!(
+                self.ages.values().all(|b| b.len() >= 5),
+                "the returns do not span the age bands"
             );
-        }
-        for ((la, year, category), row) in &placements.rows {
-            let (plans, csa, not_csa) = (
-                row["ehc_plans"].unwrap(),
-                row["ehc_plans_csa"].unwrap(),
-                row["ehc_plans_not_csa"].unwrap(),
-            );
-            assert_eq!(
-                csa + not_csa,
-                plans,
-                "kpi_placements {la} {year} {category}"
-            );
-            if !self.nieo.contains_key(&(la.clone(), *year)) {
-                assert_ne!(
-                    category, "neet_other",
-                    "{la} {year}: NIEO the returns do not have"
-                );
-            }
         }
     }
 }

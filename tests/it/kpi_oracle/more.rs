@@ -1,15 +1,14 @@
-//! More of the published KPI tables against the independent computation of `kpi_oracle.rs`:
-//! ceased plans by reason (LA × calendar year and month), annual reviews on census day, and the
-//! month rows of requests and timeliness. The month rows also show that the relation suppression declares for these
-//! tables holds in the data: every count of a year is the sum of its months.
+//! More of the published KPI tables against the independent computation: ceased plans by
+//! reason (calendar year and month), annual reviews on census day, and the month rows of
+//! requests and timeliness. The month rows also show that the relation suppression declares
+//! for these tables holds in the data: every count of a year is the sum of its months.
 
 use std::collections::BTreeMap;
 
-use arrow_array::{Array, Date32Array};
 use chrono::Datelike;
 
-use crate::kpi_oracle::{Return, assert_cells, n, numbers};
-use crate::support::*;
+use super::returns::Return;
+use super::view::{Cells, Lake, Scope, assert_cells, n};
 
 /// The DfE's ceased-plan reasons, in `CeaseReason` code order (1–8), then `other` (9, or no
 /// or an unknown reason), as `kpi_ceased` names them.
@@ -107,14 +106,36 @@ impl More {
         m
     }
 
-    pub(crate) fn assert_tables(&self, ws: &Workspace) {
-        assert!(
-            self.ceased.keys().any(|k| k.2 == 0) && self.ceased.len() > 4,
-            "the returns have ceased plans in several months"
+    /// Every cell of these tables in `scope` equals this computation.
+    pub(crate) fn assert_tables(&self, lake: &Lake<'_>, scope: &Scope) {
+        let rows = |table: &str| Cells::read(lake, table, "sen2", None, scope);
+        let (ceased, reviews, requests, timeliness) = (
+            rows("kpi_ceased"),
+            rows("kpi_annual_reviews"),
+            rows("kpi_requests"),
+            rows("kpi_timeliness"),
         );
-        let ceased = rows(ws, "kpi_ceased");
+        let (ceased, requests, timeliness) = (
+            ceased.by_period(),
+            requests.by_period(),
+            timeliness.by_period(),
+        );
+        if scope.is_la() {
+            assert!(
+                self.ceased.keys().any(|k| k.2 == 0) && self.ceased.len() > 4,
+                "the returns have ceased plans in several months"
+            );
+            assert!(
+                self.reviews
+                    .values()
+                    .all(|f| f[3] < f[2] && f[2] <= f[1] && f[1] < f[0]),
+                "the returns separate every review figure: {:?}",
+                self.reviews
+            );
+            assert!(self.issued.keys().filter(|k| k.2 != 0).count() > 12);
+        }
         for ((la, year, month), reasons) in &self.ceased {
-            let label = format!("kpi_ceased {la} {year}-{month:02}");
+            let label = format!("kpi_ceased {scope} {la} {year}-{month:02}");
             let row = ceased
                 .get(&(la.clone(), *year, *month))
                 .unwrap_or_else(|| panic!("{label}: no row"));
@@ -126,17 +147,12 @@ impl More {
             expected.push(("total_ceased", n(reasons.iter().sum())));
             assert_cells(&label, row, &expected);
         }
-        assert_eq!(ceased.len(), self.ceased.len(), "kpi_ceased: LA rows");
+        assert_eq!(ceased.len(), self.ceased.len(), "kpi_ceased {scope}: rows");
 
-        let reviews = rows(ws, "kpi_annual_reviews");
         for ((la, year), f) in &self.reviews {
-            let label = format!("kpi_annual_reviews {la} {year}");
-            let row = reviews
-                .get(&(la.clone(), *year, 0))
-                .unwrap_or_else(|| panic!("{label}: no row"));
             assert_cells(
-                &label,
-                row,
+                &format!("kpi_annual_reviews {scope} {la} {year}"),
+                reviews.get(la, *year, ""),
                 &[
                     ("plans_due_review", n(f[0])),
                     ("reviews_within_12_months", n(f[1])),
@@ -145,26 +161,15 @@ impl More {
                 ],
             );
         }
-        assert!(
-            self.reviews
-                .values()
-                .all(|f| f[3] < f[2] && f[2] <= f[1] && f[1] < f[0]),
-            "the returns separate every review figure: {:?}",
-            self.reviews
-        );
-
-        let requests = rows(ws, "kpi_requests");
         for ((la, year, month), received) in &self.received {
-            let label = format!("kpi_requests {la} {year}-{month:02}");
+            let label = format!("kpi_requests {scope} {la} {year}-{month:02}");
             let row = requests
                 .get(&(la.clone(), *year, *month))
                 .unwrap_or_else(|| panic!("{label}: no row"));
             assert_cells(&label, row, &[("requests_received_in_year", n(*received))]);
         }
-
-        let timeliness = rows(ws, "kpi_timeliness");
         for ((la, year, month), (den, within)) in &self.issued {
-            let label = format!("kpi_timeliness {la} {year}-{month:02}");
+            let label = format!("kpi_timeliness {scope} {la} {year}-{month:02}");
             let row = timeliness
                 .get(&(la.clone(), *year, *month))
                 .unwrap_or_else(|| panic!("{label}: no row"));
@@ -177,8 +182,6 @@ impl More {
                 ],
             );
         }
-        assert!(self.issued.keys().filter(|k| k.2 != 0).count() > 12);
-
         // Months add up to their year, column by column: the rollup suppression declares.
         let registry = sendlake_schema::SchemaRegistry::embedded().unwrap();
         for (table, cells) in [
@@ -189,7 +192,7 @@ impl More {
             let counts = declared_counts(&registry, table);
             let mut sums: BTreeMap<(String, i32, String), f64> = BTreeMap::new();
             for ((la, year, _), row) in cells.iter().filter(|(k, _)| k.2 != 0) {
-                for (column, v) in row {
+                for (column, v) in *row {
                     if counts.contains(column) {
                         *sums.entry((la.clone(), *year, column.clone())).or_default() +=
                             v.unwrap_or(0.0);
@@ -201,7 +204,7 @@ impl More {
                 assert_eq!(
                     year_row[&column].unwrap_or(0.0),
                     sum,
-                    "{table} {la} {year}: {column} is not the sum of its months"
+                    "{table} {scope} {la} {year}: {column} is not the sum of its months"
                 );
             }
         }
@@ -215,41 +218,4 @@ fn declared_counts(registry: &sendlake_schema::SchemaRegistry, table: &str) -> V
         .as_ref()
         .map(|s| s.counts.clone())
         .unwrap_or_default()
-}
-
-/// The `sen2` LA rows of a published table, month rows keyed by month and calendar-year rows
-/// by month 0.
-fn rows(ws: &Workspace, table: &str) -> ByPeriod<BTreeMap<String, Option<f64>>> {
-    let mut out = BTreeMap::new();
-    for b in ws.read("published", table) {
-        let text = |c: &str| strings(std::slice::from_ref(&b), c);
-        let (types, levels, codes, sources) = (
-            text("period_type"),
-            text("geography_level"),
-            text("geography_code"),
-            text("source"),
-        );
-        let starts = b
-            .column_by_name("period_start")
-            .unwrap()
-            .as_any()
-            .downcast_ref::<Date32Array>()
-            .unwrap();
-        for i in 0..b.num_rows() {
-            if levels[i].as_deref() != Some("la") || sources[i].as_deref() != Some("sen2") {
-                continue;
-            }
-            let start = starts.value_as_date(i).unwrap();
-            let month = match types[i].as_deref() {
-                Some("calendar_year") => 0,
-                Some("month") => start.month(),
-                _ => continue,
-            };
-            out.insert(
-                (codes[i].clone().unwrap(), start.year(), month),
-                numbers(&b, i),
-            );
-        }
-    }
-    out
 }
