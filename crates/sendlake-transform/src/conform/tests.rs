@@ -12,6 +12,7 @@ use sendlake_schema::SchemaRegistry;
 
 use super::*;
 use crate::PseudonymisationKey;
+use crate::stats::FileStats;
 
 const VALID: &str = include_str!("../../../../tests/fixtures/sen2/valid_person.xml");
 
