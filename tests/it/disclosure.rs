@@ -326,6 +326,60 @@ impl Table {
                     }
                 }
             }
+            // Areas lie in each other (geography.toml, read here on its own): whatever the
+            // declaration says, a district's rows add up to its locality's, and a locality's
+            // to its quadrant's, exactly.
+            if u.parts.column == "geography_level" {
+                let nesting = nesting();
+                for (level, above) in [("district", "locality"), ("locality", "quadrant")] {
+                    if !u.parts.values.iter().any(|v| v == level)
+                        || !u.parts.values.iter().any(|v| v == above)
+                    {
+                        continue;
+                    }
+                    let mut uppers: HashMap<(Vec<String>, String), usize> = HashMap::new();
+                    let mut lowers: BTreeMap<(Vec<String>, String), Vec<usize>> = BTreeMap::new();
+                    let mut seen = std::collections::HashSet::new();
+                    for (r, row) in self.rows.iter().enumerate() {
+                        let code = row.text["geography_code"].clone();
+                        if row.text["geography_level"] == above {
+                            uppers.entry((key(row), code)).or_insert(r);
+                        } else if row.text["geography_level"] == level {
+                            let parent = nesting
+                                .get(&(level.to_owned(), code.clone(), above.to_owned()))
+                                .unwrap_or_else(|| panic!("{level} {code} lies in no {above}"))
+                                .clone();
+                            let distinct: Vec<String> = u
+                                .distinct_by
+                                .iter()
+                                .flatten()
+                                .map(|d| row.text[d].clone())
+                                .collect();
+                            if u.distinct_by.is_none()
+                                || seen.insert((key(row), code.clone(), distinct))
+                            {
+                                lowers.entry((key(row), parent)).or_default().push(r);
+                            }
+                        }
+                    }
+                    for ((key, parent), members) in lowers {
+                        let total = uppers.get(&(key.clone(), parent.clone())).copied();
+                        for &c in &columns {
+                            let mut terms: Vec<(usize, usize, i64)> =
+                                members.iter().map(|&r| (r, c, -1)).collect();
+                            terms.extend(total.map(|t| (t, c, 1)));
+                            relations.push((
+                                format!(
+                                    "rollup[{k}] {key:?} {above} {parent} over its {level} rows, {}",
+                                    self.counts[c]
+                                ),
+                                terms,
+                                false,
+                            ));
+                        }
+                    }
+                }
+            }
             for ((key, kind), members) in parts {
                 let total = totals.get(&key).copied();
                 for &c in &columns {
@@ -474,4 +528,29 @@ impl Table {
         }
         proof
     }
+}
+
+/// (level, area, level above) → the area above it lies in, as `pipelines/models/geography.toml`
+/// nests them: each district in its locality and that locality's quadrant.
+fn nesting() -> HashMap<(String, String, String), String> {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../pipelines/models/geography.toml");
+    let doc: toml::Table = std::fs::read_to_string(path).unwrap().parse().unwrap();
+    let text = |v: &toml::Value, key: &str| v[key].as_str().unwrap().to_owned();
+    let mut out = HashMap::new();
+    for l in doc["localities"].as_array().unwrap() {
+        let (code, quadrant) = (text(l, "code"), text(l, "quadrant"));
+        out.insert(
+            ("locality".to_owned(), code, "quadrant".to_owned()),
+            quadrant,
+        );
+    }
+    for d in doc["districts"].as_array().unwrap() {
+        let (code, locality) = (text(d, "code"), text(d, "locality"));
+        out.insert(
+            ("district".to_owned(), code, "locality".to_owned()),
+            locality,
+        );
+    }
+    out
 }

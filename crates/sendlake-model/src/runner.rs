@@ -29,7 +29,7 @@ use crate::graph::order;
 use crate::keys::KeyFingerprints;
 use crate::project::ModelProject;
 use crate::reference;
-use crate::suppress::{SuppressionStats, suppress};
+use crate::suppress::{AreaTree, SuppressionStats, suppress_nested};
 use crate::targets::{PERIOD_COMPLETE, hide_rag, with_targets};
 
 /// What the build needs from the run.
@@ -777,7 +777,8 @@ async fn publish_batches(
     let batch = match &def.suppression {
         Some(sup) => {
             let partial = conform(name, &batch, &schema, true)?;
-            let (suppressed, s) = suppress(name, &partial, sup, &cx.policy)?;
+            let areas = AreaTree::new(&cx.project.geography);
+            let (suppressed, s) = suppress_nested(name, &partial, sup, &cx.policy, &areas)?;
             stats = Some(s);
             let suppressed = match &sup.headline {
                 Some(h) => hide_rag(name, &suppressed, h)?,

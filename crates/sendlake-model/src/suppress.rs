@@ -44,7 +44,10 @@
 //!      their calendar year, districts to their LA): for each count column, the cells of a
 //!      group's parts and its total row are one relation, treated as an additive one (parts
 //!      before the total, a declared remainder as above, judged by the strictest threshold of
-//!      the group's rows). A group with no total row is treated as a partition.
+//!      the group's rows). A group with no total row is treated as a partition. A rollup of
+//!      areas declared `nested` also groups each level's rows under the area one level up
+//!      they lie in ([`AreaTree`]: districts in localities, localities in quadrants), exactly,
+//!      with no remainder.
 //!    - *partitions* (rows agreeing on all `by` columns, nulls equal to nulls, are siblings of a
 //!      total shown elsewhere, or of a `total` count column repeated in each of their rows):
 //!      for each of its count columns (`counts`, default all) separately, if exactly one cell
@@ -97,8 +100,8 @@
 //!   published.
 //! - Only linear relations are solved: bounds a reader gets from counts being at least 0
 //!   (interval disclosure) are not.
-//! - Relations between tables, and between overlapping areas of different levels (a
-//!   district against the locality that holds most of it), are not seen.
+//! - Relations between tables, and between areas that overlap without nesting (a district
+//!   split between two localities), are not seen.
 //! - Only relations within this one batch are seen: a total published in another table (or a
 //!   sum over a partition group that is itself a row of this table but not declared as an
 //!   additive relation) is not protected here.
@@ -196,6 +199,21 @@ pub enum SuppressError {
         /// The kind of relation.
         relation: &'static str,
     },
+    /// A row names an area the geography does not place in the level above, so the nested
+    /// rollup it is a part of could not be protected.
+    #[error(
+        "{table}: the {level} `{code}` lies in no {above} of the geography (geography.toml), so its rows cannot be protected with that {above}'s"
+    )]
+    UnplacedArea {
+        /// The table being suppressed.
+        table: String,
+        /// The row's level.
+        level: String,
+        /// The row's area code.
+        code: String,
+        /// The level above.
+        above: String,
+    },
     /// Arrow refused the output batch (a bug here rather than in the data).
     #[error("{table}: building the suppressed batch: {source}")]
     Arrow {
@@ -220,7 +238,24 @@ pub fn suppress(
     def: &SuppressionDef,
     policy: &SuppressionPolicy,
 ) -> Result<(RecordBatch, SuppressionStats), SuppressError> {
-    let input = Input::read(table, batch, def, policy)?;
+    suppress_nested(table, batch, def, policy, &AreaTree::default())
+}
+
+/// [`suppress`] for a table whose rollups nest areas in each other (`nested`), placed by
+/// `areas`.
+///
+/// # Errors
+///
+/// As [`suppress`]; also [`SuppressError::UnplacedArea`] when a part of a nested rollup names
+/// an area `areas` does not place.
+pub fn suppress_nested(
+    table: &str,
+    batch: &RecordBatch,
+    def: &SuppressionDef,
+    policy: &SuppressionPolicy,
+    areas: &AreaTree,
+) -> Result<(RecordBatch, SuppressionStats), SuppressError> {
+    let input = Input::read(table, batch, def, policy, areas)?;
     let mut stats = SuppressionStats {
         rows_exempt: input.exempt.iter().filter(|&&e| e).count() as u64,
         ..SuppressionStats::default()
@@ -688,8 +723,11 @@ fn null_where(array: &ArrayRef, mask: &[bool]) -> Result<ArrayRef, ArrowError> {
     }
 }
 
+mod areas;
 mod audit;
 mod read;
+
+pub use areas::AreaTree;
 
 use read::{Input, Statistic};
 

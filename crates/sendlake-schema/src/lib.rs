@@ -485,6 +485,35 @@ mod tests {
         );
     }
 
+    #[test]
+    fn nested_areas_need_two_levels_of_parts_and_a_text_code_column() {
+        let with = |from: &str, to: &str| {
+            SchemaRegistry::from_files(embedded::FILES.iter().map(|(p, c)| {
+                let c = if *p == "tables/kpi_requests.toml" {
+                    c.replacen(from, to, 1)
+                } else {
+                    (*c).to_owned()
+                };
+                ((*p).to_owned(), c)
+            }))
+        };
+        let parts = r#"values = ["district", "locality", "quadrant"] }"#;
+        let e = with(parts, r#"values = ["district"] }"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("tables/kpi_requests.toml")
+                && e.contains(".nested")
+                && e.contains("at least two levels"),
+            "{e}"
+        );
+        let code = r#"nested = "geography_code""#;
+        let e = with(code, r#"nested = "period_start""#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(".nested") && e.contains("period_start"), "{e}");
+    }
+
     fn minimal_files() -> Vec<(String, String)> {
         vec![
             ("rules.toml".into(), "rules = []".into()),

@@ -136,6 +136,14 @@ pub struct RollupDef {
     /// repeated beside each of its needs, and adds up to the LA's once per area.
     #[serde(default)]
     pub distinct_by: Option<Vec<String>>,
+    /// A text column naming each row's area (`geography_code`), when the parts are areas of
+    /// several levels that lie in each other (`parts.values` smallest first: districts in
+    /// localities, localities in quadrants, as the pipeline's geography places them). Besides
+    /// adding up to the total, each level's rows then add up exactly, with no remainder, to the
+    /// row of the area one level up they lie in; a district that is the whole of its locality
+    /// shows the locality's very figures.
+    #[serde(default)]
+    pub nested: Option<String>,
 }
 
 /// Rows whose text `column` holds one of `values`.

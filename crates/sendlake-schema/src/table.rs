@@ -492,6 +492,20 @@ impl TableDef {
                     &any,
                 )?;
             }
+            if let Some(code) = &r.nested {
+                need(
+                    format!("suppression.rollups[{i}].nested"),
+                    code,
+                    &[ColumnType::Utf8],
+                )?;
+                if r.parts.values.len() < 2 {
+                    return Err(SchemaError::new(
+                        path,
+                        Some(format!("suppression.rollups[{i}].nested")),
+                        "nested areas need at least two levels of parts, smallest first".to_owned(),
+                    ));
+                }
+            }
             if let Some(y) = &r.year_of {
                 need(
                     format!("suppression.rollups[{i}].year_of"),

@@ -18,6 +18,7 @@ use sendlake_schema::{
     RollupDef, RowPolicy, RowSelector, SuppressionDef, SuppressionPolicy, Thresholds,
 };
 
+use super::areas::AreaTree;
 use super::{CONFIDENTIAL, Grid, SuppressError, null_where};
 
 /// A count column as read from the batch.
@@ -127,6 +128,7 @@ impl Input {
         batch: &RecordBatch,
         def: &SuppressionDef,
         policy: &SuppressionPolicy,
+        areas: &AreaTree,
     ) -> Result<Self, SuppressError> {
         let mut seen = HashSet::new();
         for name in def.protected_columns() {
@@ -228,7 +230,27 @@ impl Input {
 
         let mut rollups = Vec::with_capacity(def.rollups.len());
         for rule in &def.rollups {
-            rollups.push(Rollup::read(table, batch, rule, &counts, &count_index)?);
+            rollups.push(Rollup::read(
+                table,
+                batch,
+                rule,
+                &counts,
+                &count_index,
+                None,
+            )?);
+            // Each level of nested areas adds up to the level above, exactly.
+            if rule.nested.is_some() {
+                for pair in rule.parts.values.windows(2) {
+                    let nest = Nest {
+                        level: &pair[0],
+                        above: &pair[1],
+                        areas,
+                    };
+                    let rollup =
+                        Rollup::read(table, batch, rule, &counts, &count_index, Some(nest))?;
+                    rollups.push(rollup);
+                }
+            }
         }
         // A total a rule publishes as it is, over a single part with nothing else in it (a
         // year whose activity all falls in one month), would give that part away: it is
@@ -518,15 +540,26 @@ pub(super) struct RowPolicies {
     pub(super) by_rule: Vec<bool>,
 }
 
+/// One level of a nested rollup: the rows of `level` add up to the row of the area at `above`
+/// they lie in.
+pub(super) struct Nest<'a> {
+    pub(super) level: &'a str,
+    pub(super) above: &'a str,
+    pub(super) areas: &'a AreaTree,
+}
+
 impl Rollup {
     /// Groups the part rows by `by`, the year of `year_of` and their own selector value, and
-    /// finds each group's total row.
+    /// finds each group's total row. With `nest`, the parts are instead the rows of
+    /// `nest.level`, grouped also by the area of `nest.above` they lie in, and the totals that
+    /// area's rows; such a group has no remainder.
     pub(super) fn read(
         table: &str,
         batch: &RecordBatch,
         rule: &RollupDef,
         counts: &[CountColumn],
         count_index: &HashMap<&str, usize>,
+        nest: Option<Nest<'_>>,
     ) -> Result<Self, SuppressError> {
         let rows = batch.num_rows();
         let columns = relation_counts(table, rule.counts.as_deref(), count_index, "rollup")?;
@@ -571,8 +604,11 @@ impl Rollup {
                 })
                 .collect())
         };
-        let part_of = selected(&rule.parts)?;
-        let total_of = selected(&rule.total)?;
+        let (part_of, total_of) = match (&nest, &rule.nested) {
+            (Some(nest), Some(code)) => nest.select(table, batch, rule, code, &mut keys)?,
+            _ => (selected(&rule.parts)?, selected(&rule.total)?),
+        };
+        let declares_remainder = rule.remainder.is_some() && nest.is_none();
 
         let mut totals: HashMap<&[KeyPart], usize> = HashMap::new();
         for (row, key) in keys.iter().enumerate() {
@@ -617,7 +653,7 @@ impl Rollup {
             group.remainder = counts
                 .iter()
                 .map(|count| {
-                    rule.remainder.as_ref()?;
+                    declares_remainder.then_some(())?;
                     let mut rest = count.values[group.total?]?;
                     for &part in &group.parts {
                         rest = rest.checked_sub(count.values[part]?)?;
@@ -628,10 +664,52 @@ impl Rollup {
         }
         Ok(Self {
             columns,
-            declares_remainder: rule.remainder.is_some(),
+            declares_remainder,
             groups,
             groups_of,
         })
+    }
+}
+
+impl Nest<'_> {
+    /// Which rows are parts (those of `level`) and totals (those of `above`), with the area
+    /// each lies in at `above` (a total's own) added to its key.
+    #[allow(clippy::type_complexity)]
+    fn select(
+        &self,
+        table: &str,
+        batch: &RecordBatch,
+        rule: &RollupDef,
+        code: &str,
+        keys: &mut [Vec<KeyPart>],
+    ) -> Result<(Vec<Option<String>>, Vec<Option<String>>), SuppressError> {
+        let (_, levels) = column(table, batch, &rule.parts.column)?;
+        let levels = text_values(table, &rule.parts.column, levels)?;
+        let (_, codes) = column(table, batch, code)?;
+        let codes = text_values(table, code, codes)?;
+        let mut parts = vec![None; keys.len()];
+        let mut totals = vec![None; keys.len()];
+        for (row, key) in keys.iter_mut().enumerate() {
+            let (level, area) = (levels[row], codes[row]);
+            let lies_in = if level == Some(self.above) {
+                totals[row] = Some(self.above.to_owned());
+                area
+            } else if level == Some(self.level) {
+                parts[row] = Some(self.level.to_owned());
+                let area = area.unwrap_or_default();
+                let parent = self.areas.parent(self.level, area, self.above);
+                Some(parent.ok_or_else(|| SuppressError::UnplacedArea {
+                    table: table.to_owned(),
+                    level: self.level.to_owned(),
+                    code: area.to_owned(),
+                    above: self.above.to_owned(),
+                })?)
+            } else {
+                None
+            };
+            key.push(lies_in.map_or(KeyPart::Null, |a| KeyPart::Text(a.to_owned())));
+        }
+        Ok((parts, totals))
     }
 }
 

@@ -160,6 +160,7 @@ fn months_roll_up_to_their_year_and_a_hidden_year_gets_a_month_with_it() {
             remainder: None,
             counts: None,
             distinct_by: None,
+            nested: None,
         }],
         ..counts(&["t", "x", "y"])
     };
@@ -198,6 +199,7 @@ fn districts_roll_up_to_their_la_with_a_remainder_of_children_without_a_district
             remainder: Some("children whose postcode maps to no district".into()),
             counts: None,
             distinct_by: None,
+            nested: None,
         }],
         ..counts(&["n"])
     };
@@ -275,6 +277,7 @@ fn an_area_total_repeated_beside_its_rows_rolls_up_once_per_area() {
             remainder: Some("children with no district".into()),
             counts: Some(vec!["total".into()]),
             distinct_by: Some(vec!["area".into()]),
+            nested: None,
         }],
         repeated: vec![sendlake_schema::RepeatedDef {
             column: "total".into(),
@@ -389,6 +392,7 @@ fn property_rollups_and_remainders_leave_no_lone_sensitive_unknown() {
             remainder: None,
             counts: None,
             distinct_by: None,
+            nested: None,
         }],
         ..counts(&["total", "a", "b"])
     };
@@ -590,6 +594,7 @@ fn property_two_way_tables_keep_nothing_that_follows() {
                 remainder: Some("no district".into()),
                 counts: Some(vec!["n".into()]),
                 distinct_by: None,
+                nested: None,
             },
             RollupDef {
                 parts: select("level", &["district"]),
@@ -599,6 +604,7 @@ fn property_two_way_tables_keep_nothing_that_follows() {
                 remainder: Some("no district".into()),
                 counts: Some(vec!["t".into()]),
                 distinct_by: Some(vec!["area".into()]),
+                nested: None,
             },
         ],
         ..counts(&["n", "t"])
@@ -651,7 +657,7 @@ fn property_two_way_tables_keep_nothing_that_follows() {
             ("t", int64(&t)),
         ]);
         let p = policy(4);
-        let read = Input::read(TABLE, &input, &def, &p).unwrap();
+        let read = Input::read(TABLE, &input, &def, &p, &AreaTree::default()).unwrap();
         let (out, stats) = suppress(TABLE, &input, &def, &p).unwrap();
         secondary += stats.cells_secondary;
         let mut grid = Grid::new(&read);
@@ -669,4 +675,129 @@ fn property_two_way_tables_keep_nothing_that_follows() {
         );
     }
     assert!(secondary > 100, "{secondary}");
+}
+
+#[test]
+fn areas_that_lie_in_each_other_are_protected_together() {
+    // Districts D1 (3) in locality L1, D2 (17) and D3 (20) in L2, D4 (30) in L3; the LA row
+    // (70) is published as it is. Each level alone: D1 takes D2 with it (the smallest), L1
+    // takes L3 (30 < 37). Then L2 − D3 gives D2 back and D4 is L3's very figure: declared
+    // `nested`, the districts add up to their localities and nothing follows.
+    let levels = [
+        "la", "district", "district", "district", "district", "locality", "locality", "locality",
+    ];
+    let codes = ["919", "D1", "D2", "D3", "D4", "L1", "L2", "L3"];
+    let input = batch(vec![
+        ("source", text(&[Some("sen2"); 8])),
+        ("geography_level", text(&levels.map(Some))),
+        ("geography_code", text(&codes.map(Some))),
+        ("la_code", text(&[Some("919"); 8])),
+        ("n", int64(&[70, 3, 17, 20, 30, 3, 37, 30].map(Some))),
+    ]);
+    let def = |nested: Option<&str>| SuppressionDef {
+        rollups: vec![RollupDef {
+            parts: select("geography_level", &["district", "locality"]),
+            total: select("geography_level", &["la"]),
+            by: vec!["source".into(), "la_code".into()],
+            year_of: None,
+            remainder: None,
+            counts: None,
+            distinct_by: None,
+            nested: nested.map(str::to_owned),
+        }],
+        ..counts(&["n"])
+    };
+    let mut p = policy(4);
+    p.rules.push(PolicyRule {
+        unsuppressed: true,
+        ..rule(&[("geography_level", &["la"])])
+    });
+    let geography: crate::project::Geography = toml::from_str(
+        r#"
+        [[localities]]
+        code = "L1"
+        name = "L1"
+        quadrant = "Q"
+        [[localities]]
+        code = "L2"
+        name = "L2"
+        quadrant = "Q"
+        [[localities]]
+        code = "L3"
+        name = "L3"
+        quadrant = "Q"
+        [[districts]]
+        code = "D1"
+        name = "D1"
+        la_code = "919"
+        locality = "L1"
+        postcode_districts = []
+        [[districts]]
+        code = "D2"
+        name = "D2"
+        la_code = "919"
+        locality = "L2"
+        postcode_districts = []
+        [[districts]]
+        code = "D3"
+        name = "D3"
+        la_code = "919"
+        locality = "L2"
+        postcode_districts = []
+        [[districts]]
+        code = "D4"
+        name = "D4"
+        la_code = "919"
+        locality = "L3"
+        postcode_districts = []
+        "#,
+    )
+    .unwrap();
+    let areas = AreaTree::new(&geography);
+    let hidden = |out: &RecordBatch| -> Vec<&str> {
+        let n = ints(out, "n");
+        codes
+            .iter()
+            .zip(n)
+            .filter(|(_, v)| v.is_none())
+            .map(|(c, _)| *c)
+            .collect()
+    };
+
+    // Without the nesting, each level is protected on its own and both leaks are there.
+    let (flat, _) = suppress_nested(TABLE, &input, &def(None), &p, &areas).unwrap();
+    assert_eq!(hidden(&flat), ["D1", "D2", "L1", "L3"]);
+
+    let (out, _) =
+        suppress_nested(TABLE, &input, &def(Some("geography_code")), &p, &areas).unwrap();
+    let h = hidden(&out);
+    assert!(
+        h.contains(&"D4"),
+        "L3 is hidden, so its only district is: {h:?}"
+    );
+    assert!(
+        h.contains(&"L2") || h.contains(&"D3"),
+        "D2 is hidden, so L2 − D3 must not show: {h:?}"
+    );
+    let read = Input::read(TABLE, &input, &def(Some("geography_code")), &p, &areas).unwrap();
+    assert_eq!(
+        read.rollups.len(),
+        2,
+        "the LA rollup and districts in localities"
+    );
+
+    // An area the geography does not place is an error naming it, not an unprotected row.
+    let err = suppress_nested(
+        TABLE,
+        &input,
+        &def(Some("geography_code")),
+        &p,
+        &AreaTree::default(),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("district `D1` lies in no locality"),
+        "{err}"
+    );
 }
