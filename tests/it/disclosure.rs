@@ -27,6 +27,8 @@ struct Row {
     text: HashMap<String, String>,
     /// The calendar year of each Date32 column.
     years: HashMap<String, i32>,
+    /// The month (1–12) of each Date32 column.
+    months: HashMap<String, u32>,
     values: Vec<Option<i64>>,
     hidden: Vec<bool>,
     /// Published as it is (exempt by the table or unsuppressed by a rule).
@@ -85,6 +87,7 @@ impl Table {
             for i in 0..batch.num_rows() {
                 let mut text = HashMap::new();
                 let mut years = HashMap::new();
+                let mut months = HashMap::new();
                 for field in schema.fields() {
                     if let Some(v) = cell_text(batch, field.name(), i) {
                         text.insert(field.name().clone(), v);
@@ -95,6 +98,7 @@ impl Table {
                         .and_then(|d| d.value_as_date(i))
                     {
                         years.insert(field.name().clone(), d.year());
+                        months.insert(field.name().clone(), d.month());
                     }
                 }
                 let column = |name: &str| -> Option<&Int64Array> {
@@ -130,6 +134,7 @@ impl Table {
                 rows.push(Row {
                     text,
                     years,
+                    months,
                     values,
                     hidden,
                     exempt,
@@ -151,11 +156,7 @@ impl Table {
             };
             let mut parts: HashMap<(Vec<String>, String), usize> = HashMap::new();
             for row in &rows {
-                if let Some(kind) = row
-                    .text
-                    .get(&u.parts.column)
-                    .filter(|v| u.parts.values.contains(v))
-                {
+                if let Some(kind) = part_of(u, row) {
                     *parts.entry((key(row), kind.clone())).or_default() += 1;
                 }
             }
@@ -314,7 +315,7 @@ impl Table {
                 if sel(&u.total).is_some() {
                     totals.entry(key(row)).or_insert(r);
                 }
-                if let Some(kind) = sel(&u.parts) {
+                if let Some(kind) = part_of(u, row) {
                     let distinct: Vec<String> = u
                         .distinct_by
                         .iter()
@@ -553,4 +554,18 @@ fn nesting() -> HashMap<(String, String, String), String> {
         );
     }
     out
+}
+
+/// The kind of part a row is in rollup `u` (its value of the parts' column), if it is one: a
+/// rollup declared for one `month` takes only the parts dated in it.
+fn part_of(u: &sendlake_schema::RollupDef, row: &Row) -> Option<String> {
+    let kind = row
+        .text
+        .get(&u.parts.column)
+        .filter(|v| u.parts.values.contains(v))?;
+    let in_month = match (u.month, &u.year_of) {
+        (Some(m), Some(y)) => row.months.get(y) == Some(&m),
+        _ => true,
+    };
+    in_month.then(|| kind.clone())
 }

@@ -125,6 +125,10 @@ pub struct RollupDef {
     /// of 2025 add up to 2025).
     #[serde(default)]
     pub year_of: Option<String>,
+    /// Only parts whose `year_of` date falls in this month (1–12) add up to the total: a
+    /// stock's calendar-year row is the snapshot of its December row, not the sum of its months.
+    #[serde(default)]
+    pub month: Option<u32>,
     /// What the total holds beyond its parts, when that is not published (children whose
     /// postcode maps to no district). Protected as a count, as for an additive relation.
     #[serde(default)]

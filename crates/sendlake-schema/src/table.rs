@@ -506,6 +506,15 @@ impl TableDef {
                     ));
                 }
             }
+            if let Some(m) = r.month
+                && (r.year_of.is_none() || !(1..=12).contains(&m))
+            {
+                return Err(SchemaError::new(
+                    path,
+                    Some(format!("suppression.rollups[{i}].month")),
+                    format!("month = {m} needs `year_of` and a month from 1 to 12"),
+                ));
+            }
             if let Some(y) = &r.year_of {
                 need(
                     format!("suppression.rollups[{i}].year_of"),

@@ -576,6 +576,7 @@ impl Rollup {
                 key.push(part);
             }
         }
+        let mut month_of: Vec<Option<u32>> = vec![None; rows];
         if let Some(name) = &rule.year_of {
             let (_, array) = column(table, batch, name)?;
             let dates =
@@ -587,10 +588,10 @@ impl Rollup {
                         found: array.data_type().clone(),
                         expected: "Date32",
                     })?;
-            for (key, day) in keys.iter_mut().zip(dates.iter()) {
-                let year = day
-                    .and_then(arrow_array::temporal_conversions::date32_to_datetime)
-                    .map(|d| chrono::Datelike::year(&d));
+            for ((key, day), month) in keys.iter_mut().zip(dates.iter()).zip(&mut month_of) {
+                let day = day.and_then(arrow_array::temporal_conversions::date32_to_datetime);
+                let year = day.map(|d| chrono::Datelike::year(&d));
+                *month = day.map(|d| chrono::Datelike::month(&d));
                 key.push(year.map_or(KeyPart::Null, |y| KeyPart::Int(y.into())));
             }
         }
@@ -604,10 +605,17 @@ impl Rollup {
                 })
                 .collect())
         };
-        let (part_of, total_of) = match (&nest, &rule.nested) {
+        let (mut part_of, total_of) = match (&nest, &rule.nested) {
             (Some(nest), Some(code)) => nest.select(table, batch, rule, code, &mut keys)?,
             _ => (selected(&rule.parts)?, selected(&rule.total)?),
         };
+        if let Some(month) = rule.month {
+            for (part, m) in part_of.iter_mut().zip(&month_of) {
+                if *m != Some(month) {
+                    *part = None;
+                }
+            }
+        }
         let declares_remainder = rule.remainder.is_some() && nest.is_none();
 
         let mut totals: HashMap<&[KeyPart], usize> = HashMap::new();

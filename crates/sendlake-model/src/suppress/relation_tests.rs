@@ -157,6 +157,7 @@ fn months_roll_up_to_their_year_and_a_hidden_year_gets_a_month_with_it() {
             total: select("period_type", &["calendar_year"]),
             by: vec![],
             year_of: Some("period_start".into()),
+            month: None,
             remainder: None,
             counts: None,
             distinct_by: None,
@@ -196,6 +197,7 @@ fn districts_roll_up_to_their_la_with_a_remainder_of_children_without_a_district
             total: select("geography_level", &["la"]),
             by: vec!["source".into(), "la_code".into()],
             year_of: None,
+            month: None,
             remainder: Some("children whose postcode maps to no district".into()),
             counts: None,
             distinct_by: None,
@@ -274,6 +276,7 @@ fn an_area_total_repeated_beside_its_rows_rolls_up_once_per_area() {
             total: select("level", &["la"]),
             by: vec![],
             year_of: None,
+            month: None,
             remainder: Some("children with no district".into()),
             counts: Some(vec!["total".into()]),
             distinct_by: Some(vec!["area".into()]),
@@ -389,6 +392,7 @@ fn property_rollups_and_remainders_leave_no_lone_sensitive_unknown() {
             total: select("period_type", &["calendar_year"]),
             by: vec!["source".into()],
             year_of: Some("period_start".into()),
+            month: None,
             remainder: None,
             counts: None,
             distinct_by: None,
@@ -591,6 +595,7 @@ fn property_two_way_tables_keep_nothing_that_follows() {
                 total: select("level", &["la"]),
                 by: vec!["need".into()],
                 year_of: None,
+                month: None,
                 remainder: Some("no district".into()),
                 counts: Some(vec!["n".into()]),
                 distinct_by: None,
@@ -601,6 +606,7 @@ fn property_two_way_tables_keep_nothing_that_follows() {
                 total: select("level", &["la"]),
                 by: vec![],
                 year_of: None,
+                month: None,
                 remainder: Some("no district".into()),
                 counts: Some(vec!["t".into()]),
                 distinct_by: Some(vec!["area".into()]),
@@ -700,6 +706,7 @@ fn areas_that_lie_in_each_other_are_protected_together() {
             total: select("geography_level", &["la"]),
             by: vec!["source".into(), "la_code".into()],
             year_of: None,
+            month: None,
             remainder: None,
             counts: None,
             distinct_by: None,
@@ -800,4 +807,53 @@ fn areas_that_lie_in_each_other_are_protected_together() {
             .contains("district `D1` lies in no locality"),
         "{err}"
     );
+}
+
+#[test]
+fn a_stocks_year_row_is_its_december_row_and_is_hidden_with_it() {
+    // Children waiting at each month end, and at the year end (the December figure again):
+    // November 9, December 3. Declared for month 12, the year row goes with December; the
+    // other months are not parts (a stock does not add up over the year).
+    let days = [20_393, 20_423, 20_089]; // 2025-11-01, 2025-12-01, 2025-01-01
+    let input = batch(vec![
+        (
+            "period_type",
+            text(&[Some("month"), Some("month"), Some("calendar_year")]),
+        ),
+        ("period_start", dates(&days)),
+        ("source", text(&[Some("nhs_community"); 3])),
+        ("n", int64(&[Some(9), Some(3), Some(3)])),
+    ]);
+    let def = |month: Option<u32>| SuppressionDef {
+        rollups: vec![RollupDef {
+            parts: select("period_type", &["month"]),
+            total: select("period_type", &["calendar_year"]),
+            by: vec!["source".into()],
+            year_of: Some("period_start".into()),
+            month,
+            remainder: None,
+            counts: None,
+            distinct_by: None,
+            nested: None,
+        }],
+        ..counts(&["n"])
+    };
+    let (out, _) = suppress(TABLE, &input, &def(Some(12)), &policy(4)).unwrap();
+    assert_eq!(ints(&out, "n"), [Some(9), None, None]);
+    let read = Input::read(
+        TABLE,
+        &input,
+        &def(Some(12)),
+        &policy(4),
+        &AreaTree::default(),
+    );
+    let groups = &read.unwrap().rollups[0].groups;
+    assert_eq!(groups.len(), 1);
+    assert_eq!(
+        (groups[0].parts.clone(), groups[0].total),
+        (vec![1], Some(2))
+    );
+    // Without `month`, every month of the year is a part, as for a flow.
+    let read = Input::read(TABLE, &input, &def(None), &policy(4), &AreaTree::default());
+    assert_eq!(read.unwrap().rollups[0].groups[0].parts, [0, 1]);
 }
