@@ -52,6 +52,9 @@ pub(crate) struct Proof {
     pub remainders_checked: usize,
     pub exempt_rows: usize,
     pub rounded_rows: usize,
+    /// Hidden cells that follow from the published ones but hold no protected count (a
+    /// secondary cell of a figure that could have been shown).
+    pub determined_unprotected: usize,
 }
 
 fn cell_text(batch: &RecordBatch, column: &str, i: usize) -> Option<String> {
@@ -429,7 +432,10 @@ impl Table {
         }
 
         // Equations over hidden cells; a remainder's equation has an unknown of its own.
-        let equations: Vec<(&String, Vec<(usize, i64)>)> = relations
+        // Each with its constant (what the shown cells make the unknowns add up to) and
+        // whether that constant is exact (no rounded or missing shown cell in it).
+        #[allow(clippy::type_complexity)]
+        let equations: Vec<(&String, Vec<(usize, i64)>, f64, bool)> = relations
             .iter()
             .filter(|(_, _, remainder)| !remainder)
             .map(|(name, terms, _)| {
@@ -437,9 +443,22 @@ impl Table {
                     .iter()
                     .filter_map(|&(r, c, s)| unknown.get(&(r, c)).map(|&u| (u, s)))
                     .collect::<Vec<_>>();
-                (name, vars)
+                let shown = terms
+                    .iter()
+                    .filter(|&&(r, c, _)| !unknown.contains_key(&(r, c)));
+                let mut constant = 0.0;
+                let mut exact = true;
+                for &(r, c, sign) in shown {
+                    let row = &self.rows[r];
+                    match row.values[c] {
+                        Some(v) => constant -= (sign * v) as f64,
+                        None => exact = false,
+                    }
+                    exact &= row.round_to.is_none();
+                }
+                (name, vars, constant, exact)
             })
-            .filter(|(_, vars)| !vars.is_empty())
+            .filter(|(_, vars, _, _)| !vars.is_empty())
             .collect();
         proof.equations = equations.len();
 
@@ -452,14 +471,14 @@ impl Table {
             }
             x
         }
-        for (_, vars) in &equations {
+        for (_, vars, _, _) in &equations {
             for w in vars.windows(2) {
                 let (a, b) = (find(&mut parent, w[0].0), find(&mut parent, w[1].0));
                 parent[a] = b;
             }
         }
         let mut components: HashMap<usize, Vec<usize>> = HashMap::new();
-        for (i, (_, vars)) in equations.iter().enumerate() {
+        for (i, (_, vars, _, _)) in equations.iter().enumerate() {
             let root = find(&mut parent, vars[0].0);
             components.entry(root).or_default().push(i);
         }
@@ -472,16 +491,19 @@ impl Table {
             vars.dedup();
             let index: HashMap<usize, usize> =
                 vars.iter().enumerate().map(|(i, &u)| (u, i)).collect();
+            // The constant rides along as the last column.
             let mut m: Vec<Vec<f64>> = members
                 .iter()
                 .map(|&e| {
-                    let mut row = vec![0.0; vars.len()];
+                    let mut row = vec![0.0; vars.len() + 1];
                     for &(u, s) in &equations[e].1 {
                         row[index[&u]] += s as f64;
                     }
+                    row[vars.len()] = equations[e].2;
                     row
                 })
                 .collect();
+            let exact = members.iter().all(|&e| equations[e].3);
             // Reduced row echelon form.
             let mut pivot_row = 0;
             for col in 0..vars.len() {
@@ -514,15 +536,27 @@ impl Table {
                     (0..vars.len()).filter(|&k| row[k].abs() > 1e-9).collect();
                 if let [only] = nonzero[..] {
                     let (r, c) = cells[vars[only]];
+                    // Worked out exactly, a count above the threshold (or 0) discloses
+                    // nothing: it is a secondary cell that could have been shown.
+                    let value = row[vars.len()].round() as i64;
+                    if exact && !(1..=self.rows[r].max).contains(&value) {
+                        proof.determined_unprotected += 1;
+                        continue;
+                    }
                     let names: Vec<&String> = members.iter().map(|&e| equations[e].0).collect();
                     panic!(
-                        "{table}: hidden cell {} in row {r} ({:?}) follows from the published cells through {names:?}",
+                        "{table}: hidden cell {} in row {r} ({:?}) follows from the published cells ({}) through {names:?}",
                         self.counts[c],
                         self.rows[r]
                             .text
                             .iter()
                             .filter(|(k, _)| !k.ends_with("_status"))
-                            .collect::<BTreeMap<_, _>>()
+                            .collect::<BTreeMap<_, _>>(),
+                        if exact {
+                            format!("= {value}, a protected count")
+                        } else {
+                            "a rounded or missing cell in the way".to_owned()
+                        },
                     );
                 }
             }
@@ -568,4 +602,55 @@ fn part_of(u: &sendlake_schema::RollupDef, row: &Row) -> Option<String> {
         _ => true,
     };
     in_month.then(|| kind.clone())
+}
+
+/// The columns that name one area in one period from one source.
+const AREA_PERIOD: [&str; 6] = [
+    "period_type",
+    "period_start",
+    "geography_level",
+    "geography_code",
+    "la_code",
+    "source",
+];
+
+/// A figure that is one figure per area and period (an area's caseload) shows the same value,
+/// or is hidden, in every row of every table that publishes it: shown in one place and hidden
+/// in another, it is not hidden at all. Returns how many figures were published in more than
+/// one table.
+pub(crate) fn same_figure_everywhere(tables: &[(&str, Vec<RecordBatch>)], column: &str) -> usize {
+    // (area and period) → (table, row, value or hidden)
+    let mut seen: HashMap<Vec<String>, Vec<(String, Option<i64>)>> = HashMap::new();
+    for (table, batches) in tables {
+        for b in batches {
+            let values = b
+                .column_by_name(column)
+                .unwrap()
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap();
+            for i in 0..b.num_rows() {
+                let key: Vec<String> = AREA_PERIOD
+                    .iter()
+                    .map(|c| cell_text(b, c, i).unwrap())
+                    .collect();
+                let v = values.is_valid(i).then(|| values.value(i));
+                seen.entry(key).or_default().push(((*table).to_owned(), v));
+            }
+        }
+    }
+    let mut shared = 0;
+    for (key, cells) in &seen {
+        let (first_table, first) = &cells[0];
+        for (table, v) in cells {
+            assert_eq!(
+                v, first,
+                "{column} of {key:?}: {v:?} in {table}, {first:?} in {first_table}"
+            );
+        }
+        if cells.iter().any(|(t, _)| t != first_table) {
+            shared += 1;
+        }
+    }
+    shared
 }

@@ -55,6 +55,20 @@ pub(crate) fn order(
                         ));
                     }
                 }
+                // A table that shares a count with another is suppressed after it, and
+                // cannot be published without it: it reads it, as far as the order goes.
+                let mut refs = refs;
+                let shared = cx
+                    .registry
+                    .table(name)
+                    .and_then(|t| t.suppression.as_ref())
+                    .map(|s| s.shared.iter().map(|s| s.table.clone()).collect::<Vec<_>>())
+                    .unwrap_or_default();
+                for table in shared {
+                    if !refs.contains(&table) {
+                        refs.push(table);
+                    }
+                }
                 deps.insert(
                     name,
                     refs.iter()

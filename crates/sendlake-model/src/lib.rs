@@ -36,4 +36,6 @@ pub use error::{ModelError, ProjectError, Result};
 pub use project::{Geography, ModelDef, ModelProject, TargetRow};
 pub use reference::{academic_year_start, census_day, dim_date, financial_year_start};
 pub use runner::{BuildContext, ModelOutcome, ModelReport, ModelStatus, build, export_sql};
-pub use suppress::{AreaTree, SuppressError, SuppressionStats, suppress, suppress_nested};
+pub use suppress::{
+    AreaTree, Related, SuppressError, SuppressionStats, suppress, suppress_related,
+};

@@ -29,7 +29,7 @@ use crate::graph::order;
 use crate::keys::KeyFingerprints;
 use crate::project::ModelProject;
 use crate::reference;
-use crate::suppress::{AreaTree, SuppressionStats, suppress_nested};
+use crate::suppress::{AreaTree, Related, SuppressionStats, suppress_related};
 use crate::targets::{PERIOD_COMPLETE, hide_rag, with_targets};
 
 /// What the build needs from the run.
@@ -304,6 +304,10 @@ pub async fn build(cx: &BuildContext<'_>) -> Result<ModelReport> {
     } = prepare(cx).await?;
     let mut report = ModelReport::default();
     let mut blocked: BTreeMap<String, String> = BTreeMap::new();
+    let mut related = Related {
+        areas: AreaTree::new(&cx.project.geography),
+        ..Related::default()
+    };
 
     // Checks on inputs run first: a failing input blocks everything that reads it.
     for check in cx
@@ -342,6 +346,7 @@ pub async fn build(cx: &BuildContext<'_>) -> Result<ModelReport> {
         Vec::new(),
         started_at,
         &mut report.checks,
+        &mut related,
     )
     .await?;
     if outcome.status != ModelStatus::Committed {
@@ -389,6 +394,7 @@ pub async fn build(cx: &BuildContext<'_>) -> Result<ModelReport> {
             reads.clone(),
             started_at,
             &mut report.checks,
+            &mut related,
         )
         .await
         {
@@ -686,6 +692,7 @@ async fn run_model(
     reads: Vec<String>,
     started_at: std::time::Instant,
     checks_out: &mut Vec<CheckResult>,
+    related: &mut Related,
 ) -> Result<ModelOutcome> {
     let def = table_def(cx.registry, name)?;
     let schema = def.arrow_schema();
@@ -710,7 +717,10 @@ async fn run_model(
             batches.push(conform(name, &b, &schema, true)?);
         }
         write_plan(cx, name, &plan);
-        return publish_batches(cx, ctx, name, batches, reads, started_at, checks_out).await;
+        return publish_batches(
+            cx, ctx, name, batches, reads, started_at, checks_out, related,
+        )
+        .await;
     }
     let mut writer = cx
         .staging
@@ -755,7 +765,9 @@ fn write_plan(cx: &BuildContext<'_>, name: &str, plan: &Arc<dyn ExecutionPlan>) 
 }
 
 /// Suppresses (when declared), conforms and stages whole-table batches, then checks and
-/// commits them.
+/// commits them. A suppressed table that commits goes into `related`, for the tables that
+/// share a count with it.
+#[allow(clippy::too_many_arguments)]
 async fn publish_batches(
     cx: &BuildContext<'_>,
     ctx: &SessionContext,
@@ -764,10 +776,12 @@ async fn publish_batches(
     reads: Vec<String>,
     started_at: std::time::Instant,
     checks_out: &mut Vec<CheckResult>,
+    related: &mut Related,
 ) -> Result<ModelOutcome> {
     let def = table_def(cx.registry, name)?;
     let schema = def.arrow_schema();
     let mut stats = None;
+    let mut published = None;
     let batch = if let Some(first) = batches.first() {
         concat_batches(&first.schema(), &batches)
             .map_err(|e| ModelError::lake(format!("collecting {name}"), e))?
@@ -777,8 +791,8 @@ async fn publish_batches(
     let batch = match &def.suppression {
         Some(sup) => {
             let partial = conform(name, &batch, &schema, true)?;
-            let areas = AreaTree::new(&cx.project.geography);
-            let (suppressed, s) = suppress_nested(name, &partial, sup, &cx.policy, &areas)?;
+            let (suppressed, s) = suppress_related(name, &partial, sup, &cx.policy, related)?;
+            published = Some(suppressed.clone());
             stats = Some(s);
             let suppressed = match &sup.headline {
                 Some(h) => hide_rag(name, &suppressed, h)?,
@@ -795,6 +809,9 @@ async fn publish_batches(
         distinct_key: keys.as_ref().and_then(KeyFingerprints::distinct_key),
     };
     let mut outcome = check_and_commit(cx, ctx, def, staged, reads, stats, checks_out).await?;
+    if let Some(batch) = published.filter(|_| outcome.status == ModelStatus::Committed) {
+        related.published.insert(name.to_owned(), batch);
+    }
     outcome.millis = elapsed(started_at);
     outcome.query_millis = outcome
         .millis

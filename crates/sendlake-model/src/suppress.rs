@@ -67,8 +67,15 @@
 //!    cell is not enough where relations cross (a table of areas by need, each with its
 //!    total: a hidden cell bridging two groups of hidden cells is their difference). Every
 //!    relation instance becomes a linear equation over the hidden cells; Gaussian elimination
-//!    finds any hidden cell (or small remainder) that follows from the shown ones, and one
-//!    more cell of its equations is hidden, then rule 3 runs again, until nothing follows.
+//!    finds any hidden cell (or small remainder) that follows from the shown ones. Where that
+//!    would disclose something (a count from 1 to the row's threshold, a small remainder, or
+//!    anything worked out through a rounded or missing figure), one more cell of its equations
+//!    is hidden, then rule 3 runs again, until nothing protected follows. A secondary cell
+//!    that follows exactly holds a count that could have been shown.
+//!
+//!    Counts `shared` with a table suppressed earlier in the run (an area's caseload, in
+//!    three tables) follow it: hidden there, hidden here before rule 3 (counted as
+//!    secondary); shown there, never chosen here.
 //! 4. **Rates.** A rate cell becomes null with `c` if its numerator or denominator cell was
 //!    suppressed (the rate and the other count would give the hidden one back), or if the
 //!    original denominator is from 1 to the row's `min_rate_denominator - 1` (a percentage of a handful
@@ -100,8 +107,9 @@
 //!   published.
 //! - Only linear relations are solved: bounds a reader gets from counts being at least 0
 //!   (interval disclosure) are not.
-//! - Relations between tables, and between areas that overlap without nesting (a district
-//!   split between two localities), are not seen.
+//! - Relations between tables are seen only where declared `shared` (the same count in a
+//!   table suppressed earlier in the run); areas that overlap without nesting (a district
+//!   split between two localities) are not seen.
 //! - Only relations within this one batch are seen: a total published in another table (or a
 //!   sum over a partition group that is itself a row of this table but not declared as an
 //!   additive relation) is not protected here.
@@ -214,6 +222,18 @@ pub enum SuppressError {
         /// The level above.
         above: String,
     },
+    /// A count is declared shared with a table that was not suppressed before this one.
+    #[error(
+        "{table}: `{column}` is shared with `{other}`, which was not published before it this run, so the two cannot be kept consistent"
+    )]
+    SharedMissing {
+        /// The table being suppressed.
+        table: String,
+        /// The shared count.
+        column: String,
+        /// The table it is shared with.
+        other: String,
+    },
     /// Arrow refused the output batch (a bug here rather than in the data).
     #[error("{table}: building the suppressed batch: {source}")]
     Arrow {
@@ -238,24 +258,36 @@ pub fn suppress(
     def: &SuppressionDef,
     policy: &SuppressionPolicy,
 ) -> Result<(RecordBatch, SuppressionStats), SuppressError> {
-    suppress_nested(table, batch, def, policy, &AreaTree::default())
+    suppress_related(table, batch, def, policy, &Related::default())
 }
 
-/// [`suppress`] for a table whose rollups nest areas in each other (`nested`), placed by
-/// `areas`.
+/// What a table's suppression needs from outside its own batch.
+#[derive(Debug, Default, Clone)]
+pub struct Related {
+    /// Which area lies in which, for rollups declared `nested`.
+    pub areas: AreaTree,
+    /// Published tables already suppressed this run, by name, for counts declared `shared`
+    /// with them.
+    pub published: std::collections::HashMap<String, RecordBatch>,
+}
+
+/// [`suppress`] for a table whose declaration reaches outside its batch: rollups that nest
+/// areas in each other (`nested`, placed by `related.areas`), counts shared with a table
+/// suppressed before it (`shared`, read from `related.published`).
 ///
 /// # Errors
 ///
 /// As [`suppress`]; also [`SuppressError::UnplacedArea`] when a part of a nested rollup names
-/// an area `areas` does not place.
-pub fn suppress_nested(
+/// an area the geography does not place, and [`SuppressError::SharedMissing`] when the table
+/// a count is shared with is not in `related.published`.
+pub fn suppress_related(
     table: &str,
     batch: &RecordBatch,
     def: &SuppressionDef,
     policy: &SuppressionPolicy,
-    areas: &AreaTree,
+    related: &Related,
 ) -> Result<(RecordBatch, SuppressionStats), SuppressError> {
-    let input = Input::read(table, batch, def, policy, areas)?;
+    let input = Input::read(table, batch, def, policy, related)?;
     let mut stats = SuppressionStats {
         rows_exempt: input.exempt.iter().filter(|&&e| e).count() as u64,
         ..SuppressionStats::default()
@@ -337,6 +369,8 @@ struct Grid {
     suppressed: Vec<Vec<bool>>,
     /// Rows published as they are: their cells are shown and can never be chosen.
     exempt: Vec<bool>,
+    /// Cells another table shows (`shared`): never chosen here.
+    shown_elsewhere: Vec<Vec<bool>>,
 }
 
 impl Grid {
@@ -349,6 +383,7 @@ impl Grid {
                 .map(|c| vec![false; c.values.len()])
                 .collect(),
             exempt: input.exempt.clone(),
+            shown_elsewhere: input.shown_elsewhere.clone(),
         }
     }
 
@@ -363,11 +398,19 @@ impl Grid {
                 }
             }
         }
+        // What another table hides, this one hides too (counted as secondary: it was chosen
+        // to protect a relation there).
+        for &(column, row) in &input.hidden_elsewhere {
+            if !self.suppressed[column][row] {
+                self.suppressed[column][row] = true;
+                stats.cells_secondary += 1;
+            }
+        }
     }
 
     /// Whether a cell can be chosen for secondary suppression: shown, known and not exempt.
     fn available(&self, column: usize, row: usize) -> Option<i64> {
-        if self.suppressed[column][row] || self.exempt[row] {
+        if self.suppressed[column][row] || self.exempt[row] || self.shown_elsewhere[column][row] {
             None
         } else {
             self.values[column][row]

@@ -37,7 +37,7 @@ use std::path::Path;
 pub use code_list::{Code, CodeList};
 pub use suppression::{
     AdditiveDef, DerivedDef, ExemptDef, PartitionDef, PolicyRule, RateDef, RepeatedDef, RollupDef,
-    RowPolicy, RowSelector, SuppressionDef, SuppressionPolicy, Thresholds,
+    RowPolicy, RowSelector, SharedDef, SuppressionDef, SuppressionPolicy, Thresholds,
 };
 pub use table::{ColumnDef, ColumnType, Derive, Privacy, Sen2Mapping, TableDef, Zone};
 
@@ -228,6 +228,7 @@ impl SchemaRegistry {
             paths.push(path);
         }
         check_references(&checked, &paths)?;
+        check_shared(&checked, &paths)?;
         Ok(Self {
             tables: checked,
             code_lists,
@@ -317,6 +318,47 @@ fn read_dir_recursive(dir: &Path, root: &Path, out: &mut Vec<(String, String)>) 
                 .replace('\\', "/");
             let text = std::fs::read_to_string(&path).map_err(|e| io_err(&path, e))?;
             out.push((rel, text));
+        }
+    }
+    Ok(())
+}
+
+/// Each `suppression.shared` names another table that protects the same count, with the
+/// same grouping columns, and does not share it back (one of the two is suppressed first).
+fn check_shared(tables: &[TableDef], paths: &[String]) -> Result<()> {
+    for (table, path) in tables.iter().zip(paths) {
+        let Some(sup) = &table.suppression else {
+            continue;
+        };
+        for (i, shared) in sup.shared.iter().enumerate() {
+            let fail = |msg: String| {
+                Err(SchemaError::new(
+                    path,
+                    Some(format!("suppression.shared[{i}]")),
+                    msg,
+                ))
+            };
+            let Some(other) = tables.iter().find(|t| t.name == shared.table) else {
+                return fail(format!("no table `{}`", shared.table));
+            };
+            let Some(other_sup) = &other.suppression else {
+                return fail(format!("`{}` declares no suppression", shared.table));
+            };
+            if !other_sup.counts.contains(&shared.column) {
+                return fail(format!(
+                    "`{}.{}` is not a count it protects",
+                    shared.table, shared.column
+                ));
+            }
+            if let Some(b) = shared.by.iter().find(|b| other.column(b).is_none()) {
+                return fail(format!("`{}` has no column `{b}`", shared.table));
+            }
+            if other_sup.shared.iter().any(|s| s.table == table.name) {
+                return fail(format!(
+                    "`{}` shares a count with `{}` too: one of them must be suppressed first",
+                    shared.table, table.name
+                ));
+            }
         }
     }
     Ok(())
@@ -512,6 +554,42 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains(".nested") && e.contains("period_start"), "{e}");
+    }
+
+    #[test]
+    fn a_shared_count_names_a_table_that_protects_it_and_does_not_share_back() {
+        let with = |edits: &[(&str, &str, &str)]| {
+            SchemaRegistry::from_files(embedded::FILES.iter().map(|(p, c)| {
+                let mut c = (*c).to_owned();
+                for (file, from, to) in edits {
+                    if p == file {
+                        c = c.replacen(from, to, 1);
+                    }
+                }
+                ((*p).to_owned(), c)
+            }))
+        };
+        let placements = "tables/kpi_placements.toml";
+        let shared = r#"table = "kpi_caseload_need""#;
+        for (to, says) in [
+            (r#"table = "kpi_requests""#, "not a count it protects"),
+            (r#"table = "nope""#, "no table `nope`"),
+        ] {
+            let e = with(&[(placements, shared, to)]).unwrap_err().to_string();
+            assert!(
+                e.contains(placements) && e.contains("suppression.shared[0]") && e.contains(says),
+                "{e}"
+            );
+        }
+        let back = "[[suppression.shared]]\ncolumn = \"caseload_total\"\ntable = \"kpi_placements\"\nby = [\"source\"]\n\n[[suppression.rates]]";
+        let e = with(&[(
+            "tables/kpi_caseload_need.toml",
+            "[[suppression.rates]]",
+            back,
+        )])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("must be suppressed first"), "{e}");
     }
 
     fn minimal_files() -> Vec<(String, String)> {

@@ -35,6 +35,11 @@ pub struct SuppressionDef {
     /// Counts repeated across the rows of a group.
     #[serde(default)]
     pub repeated: Vec<RepeatedDef>,
+    /// Counts another published table also publishes (an area's caseload in
+    /// `kpi_caseload_need`, `kpi_placements` and `kpi_caseload_age`): that table is suppressed
+    /// first, and a cell hidden there is hidden here, one shown there is never chosen here.
+    #[serde(default)]
+    pub shared: Vec<SharedDef>,
     /// Rows exempt from suppression, e.g. figures the DfE has already published.
     #[serde(default)]
     pub exempt: Option<ExemptDef>,
@@ -106,6 +111,18 @@ pub struct RepeatedDef {
     /// The count column.
     pub column: String,
     /// Grouping columns: rows agreeing on them hold the same value.
+    pub by: Vec<String>,
+}
+
+/// A count this table shares with another published table, row for row by `by`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharedDef {
+    /// The count column, under the same name in both tables.
+    pub column: String,
+    /// The other table, suppressed before this one.
+    pub table: String,
+    /// Columns, in both tables, that say which rows hold the same figure.
     pub by: Vec<String>,
 }
 

@@ -468,6 +468,19 @@ impl TableDef {
                 need(format!("suppression.repeated[{i}].by[{j}]"), b, &any)?;
             }
         }
+        for (i, r) in sup.shared.iter().enumerate() {
+            need(format!("suppression.shared[{i}].column"), &r.column, &count)?;
+            if !sup.counts.contains(&r.column) {
+                return Err(SchemaError::new(
+                    path,
+                    Some(format!("suppression.shared[{i}].column")),
+                    format!("`{}` is not among the counts", r.column),
+                ));
+            }
+            for (j, b) in r.by.iter().enumerate() {
+                need(format!("suppression.shared[{i}].by[{j}]"), b, &any)?;
+            }
+        }
         for (i, r) in sup.rollups.iter().enumerate() {
             for (j, b) in r.by.iter().enumerate() {
                 need(format!("suppression.rollups[{i}].by[{j}]"), b, &any)?;

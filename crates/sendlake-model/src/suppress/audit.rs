@@ -5,8 +5,9 @@
 //! relation instance is a linear equation over the hidden cells (shown cells are constants; a
 //! small unpublished remainder is one more unknown, a larger one is taken as known, as in rule
 //! 3), and Gaussian elimination over each connected set of unknowns finds those that follow
-//! from the rest. For each, one more cell of an equation it is in is hidden, and rule 3 runs
-//! again, until nothing hidden can be worked out or nothing is left to hide.
+//! from the rest. For each that would disclose a protected count (a primary cell, a small
+//! remainder), one more cell of an equation it is in is hidden, and rule 3 runs again, until
+//! no protected count can be worked out or nothing is left to hide.
 
 use std::collections::HashMap;
 
@@ -234,7 +235,40 @@ fn reduced_rows(m: &mut [Vec<f64>]) -> Vec<Vec<f64>> {
 /// How many hidden cells or small remainders still follow from the published cells.
 #[cfg(test)]
 pub(super) fn leaks(input: &Input, grid: &Grid) -> usize {
-    determined(&equations(input, grid), grid).len()
+    let equations = equations(input, grid);
+    determined(&equations, grid)
+        .into_iter()
+        .filter(|(u, _, component)| sensitive(input, grid, &equations, *u, component))
+        .count()
+}
+
+/// Whether working an unknown out would disclose something: a count from 1 to its row's
+/// threshold (a primary cell), a small remainder, or anything worked out through a shown cell
+/// that is rounded or missing (the reader's figure is then not the true one, so the true one
+/// is not judged). A secondary cell worked out exactly gives back only a count that could have
+/// been shown; whether it lets a primary cell follow is decided by the same elimination, which
+/// holds every equation.
+fn sensitive(
+    input: &Input,
+    grid: &Grid,
+    equations: &[Equation],
+    unknown: Unknown,
+    component: &[usize],
+) -> bool {
+    let Unknown::Cell { column, row } = unknown else {
+        return true;
+    };
+    let inexact = component.iter().any(|&e| {
+        equations[e].cells.iter().any(|&(c, r, _)| {
+            !grid.suppressed[c][r]
+                && (grid.values[c][r].is_none()
+                    || input.thresholds[r].round_to.is_some_and(|n| n > 1))
+        })
+    });
+    inexact
+        || (!input.exempt[row]
+            && grid.values[column][row]
+                .is_some_and(|v| (1..=input.thresholds[row].suppress_max).contains(&v)))
 }
 
 /// Hides, for each unknown that follows from the rest, the smallest available cell of an
@@ -243,7 +277,11 @@ pub(super) fn leaks(input: &Input, grid: &Grid) -> usize {
 pub(super) fn repair(input: &Input, grid: &mut Grid) -> u64 {
     let equations = equations(input, grid);
     let mut hidden = 0;
-    for (_, within, component) in determined(&equations, grid) {
+    let found: Vec<_> = determined(&equations, grid)
+        .into_iter()
+        .filter(|(u, _, component)| sensitive(input, grid, &equations, *u, component))
+        .collect();
+    for (_, within, component) in found {
         // Another cell of the first of its equations that still has one to give, else of
         // another equation of the chain it follows from.
         let choice = within.iter().chain(&component).find_map(|&e| {

@@ -15,9 +15,10 @@ use arrow_array::{
 };
 use arrow_schema::{ArrowError, DataType, Field, FieldRef, Schema};
 use sendlake_schema::{
-    RollupDef, RowPolicy, RowSelector, SuppressionDef, SuppressionPolicy, Thresholds,
+    RollupDef, RowPolicy, RowSelector, SharedDef, SuppressionDef, SuppressionPolicy, Thresholds,
 };
 
+use super::Related;
 use super::areas::AreaTree;
 use super::{CONFIDENTIAL, Grid, SuppressError, null_where};
 
@@ -120,6 +121,53 @@ pub(super) struct Input {
     pub(super) thresholds: Vec<Thresholds>,
     /// Status companions in `protected_columns` order: counts, rates, derived.
     pub(super) statuses: Vec<Status>,
+    /// Per count column and row: the same figure shows in the table it is `shared` with, so
+    /// it cannot be chosen here.
+    pub(super) shown_elsewhere: Vec<Vec<bool>>,
+    /// (count column, row) of figures hidden in the table they are `shared` with.
+    pub(super) hidden_elsewhere: Vec<(usize, usize)>,
+}
+
+/// What a table suppressed before this one, in a count this one shares: by the `by` key of
+/// each of its rows, whether the figure is hidden there (null, with `c` beside it).
+fn hidden_in(
+    table: &str,
+    shared: &SharedDef,
+    related: &Related,
+) -> Result<HashMap<Vec<KeyPart>, bool>, SuppressError> {
+    let other =
+        related
+            .published
+            .get(&shared.table)
+            .ok_or_else(|| SuppressError::SharedMissing {
+                table: table.to_owned(),
+                column: shared.column.clone(),
+                other: shared.table.clone(),
+            })?;
+    let status_name = format!("{}_status", shared.column);
+    let (_, status) = column(&shared.table, other, &status_name)?;
+    let status = text_values(&shared.table, &status_name, status)?;
+    let keys = row_keys(&shared.table, other, &shared.by)?;
+    Ok(keys
+        .into_iter()
+        .zip(status)
+        .map(|(key, status)| (key, status == Some(CONFIDENTIAL)))
+        .collect())
+}
+
+/// Each row's values of the `by` columns.
+fn row_keys(
+    table: &str,
+    batch: &RecordBatch,
+    by: &[String],
+) -> Result<Vec<Vec<KeyPart>>, SuppressError> {
+    let mut keys: Vec<Vec<KeyPart>> = vec![Vec::new(); batch.num_rows()];
+    for name in by {
+        for (key, part) in keys.iter_mut().zip(key_column(table, batch, name)?) {
+            key.push(part);
+        }
+    }
+    Ok(keys)
 }
 
 impl Input {
@@ -128,7 +176,7 @@ impl Input {
         batch: &RecordBatch,
         def: &SuppressionDef,
         policy: &SuppressionPolicy,
-        areas: &AreaTree,
+        related: &Related,
     ) -> Result<Self, SuppressError> {
         let mut seen = HashSet::new();
         for name in def.protected_columns() {
@@ -244,7 +292,7 @@ impl Input {
                     let nest = Nest {
                         level: &pair[0],
                         above: &pair[1],
-                        areas,
+                        areas: &related.areas,
                     };
                     let rollup =
                         Rollup::read(table, batch, rule, &counts, &count_index, Some(nest))?;
@@ -319,6 +367,26 @@ impl Input {
             });
         }
 
+        let mut shown_elsewhere: Vec<Vec<bool>> = vec![vec![false; batch.num_rows()]; counts.len()];
+        let mut hidden_elsewhere = Vec::new();
+        for shared in &def.shared {
+            let column = *count_index.get(shared.column.as_str()).ok_or_else(|| {
+                SuppressError::RelationNotCount {
+                    table: table.to_owned(),
+                    column: shared.column.clone(),
+                    relation: "shared count",
+                }
+            })?;
+            let hidden = hidden_in(table, shared, related)?;
+            for (row, key) in row_keys(table, batch, &shared.by)?.iter().enumerate() {
+                match hidden.get(key) {
+                    Some(true) => hidden_elsewhere.push((column, row)),
+                    Some(false) => shown_elsewhere[column][row] = true,
+                    None => {}
+                }
+            }
+        }
+
         Ok(Self {
             counts,
             rates,
@@ -330,6 +398,8 @@ impl Input {
             exempt,
             thresholds,
             statuses,
+            shown_elsewhere,
+            hidden_elsewhere,
         })
     }
 

@@ -663,7 +663,7 @@ fn property_two_way_tables_keep_nothing_that_follows() {
             ("t", int64(&t)),
         ]);
         let p = policy(4);
-        let read = Input::read(TABLE, &input, &def, &p, &AreaTree::default()).unwrap();
+        let read = Input::read(TABLE, &input, &def, &p, &Related::default()).unwrap();
         let (out, stats) = suppress(TABLE, &input, &def, &p).unwrap();
         secondary += stats.cells_secondary;
         let mut grid = Grid::new(&read);
@@ -760,7 +760,10 @@ fn areas_that_lie_in_each_other_are_protected_together() {
         "#,
     )
     .unwrap();
-    let areas = AreaTree::new(&geography);
+    let areas = Related {
+        areas: AreaTree::new(&geography),
+        ..Related::default()
+    };
     let hidden = |out: &RecordBatch| -> Vec<&str> {
         let n = ints(out, "n");
         codes
@@ -772,11 +775,11 @@ fn areas_that_lie_in_each_other_are_protected_together() {
     };
 
     // Without the nesting, each level is protected on its own and both leaks are there.
-    let (flat, _) = suppress_nested(TABLE, &input, &def(None), &p, &areas).unwrap();
+    let (flat, _) = suppress_related(TABLE, &input, &def(None), &p, &areas).unwrap();
     assert_eq!(hidden(&flat), ["D1", "D2", "L1", "L3"]);
 
     let (out, _) =
-        suppress_nested(TABLE, &input, &def(Some("geography_code")), &p, &areas).unwrap();
+        suppress_related(TABLE, &input, &def(Some("geography_code")), &p, &areas).unwrap();
     let h = hidden(&out);
     assert!(
         h.contains(&"D4"),
@@ -794,12 +797,12 @@ fn areas_that_lie_in_each_other_are_protected_together() {
     );
 
     // An area the geography does not place is an error naming it, not an unprotected row.
-    let err = suppress_nested(
+    let err = suppress_related(
         TABLE,
         &input,
         &def(Some("geography_code")),
         &p,
-        &AreaTree::default(),
+        &Related::default(),
     )
     .unwrap_err();
     assert!(
@@ -845,7 +848,7 @@ fn a_stocks_year_row_is_its_december_row_and_is_hidden_with_it() {
         &input,
         &def(Some(12)),
         &policy(4),
-        &AreaTree::default(),
+        &Related::default(),
     );
     let groups = &read.unwrap().rollups[0].groups;
     assert_eq!(groups.len(), 1);
@@ -854,6 +857,79 @@ fn a_stocks_year_row_is_its_december_row_and_is_hidden_with_it() {
         (vec![1], Some(2))
     );
     // Without `month`, every month of the year is a part, as for a flow.
-    let read = Input::read(TABLE, &input, &def(None), &policy(4), &AreaTree::default());
+    let read = Input::read(TABLE, &input, &def(None), &policy(4), &Related::default());
     assert_eq!(read.unwrap().rollups[0].groups[0].parts, [0, 1]);
+}
+
+#[test]
+fn a_count_shared_with_a_table_suppressed_first_follows_it() {
+    // kpi_caseload_need hid area A's caseload (20, as a secondary cell there) and showed B's
+    // (30). Here A's is hidden too, whatever this table's own cells say, and B's is never
+    // chosen: B's 2 SEMH takes its other need (11) with it, not the caseload.
+    let need = batch(vec![
+        ("area", text(&[Some("A"), Some("B")])),
+        ("total", int64(&[None, Some(30)])),
+        ("total_status", text(&[C, None])),
+    ]);
+    let input = batch(vec![
+        (
+            "area",
+            text(&[Some("A"), Some("A"), Some("B"), Some("B"), Some("B")]),
+        ),
+        (
+            "need",
+            text(&[
+                Some("ASD"),
+                Some("MLD"),
+                Some("ASD"),
+                Some("MLD"),
+                Some("SEMH"),
+            ]),
+        ),
+        (
+            "n",
+            int64(&[Some(12), Some(8), Some(17), Some(11), Some(2)]),
+        ),
+        (
+            "total",
+            int64(&[Some(20), Some(20), Some(30), Some(30), Some(30)]),
+        ),
+    ]);
+    let def = SuppressionDef {
+        partitions: vec![PartitionDef {
+            counts: Some(vec!["n".into()]),
+            total: Some("total".into()),
+            ..partition(&["area"])
+        }],
+        repeated: vec![sendlake_schema::RepeatedDef {
+            column: "total".into(),
+            by: vec!["area".into()],
+        }],
+        shared: vec![sendlake_schema::SharedDef {
+            column: "total".into(),
+            table: "kpi_caseload_need".into(),
+            by: vec!["area".into()],
+        }],
+        ..counts(&["n", "total"])
+    };
+    let related = Related {
+        published: [("kpi_caseload_need".to_owned(), need)].into(),
+        ..Related::default()
+    };
+    let (out, stats) = suppress_related(TABLE, &input, &def, &policy(4), &related).unwrap();
+    assert_eq!(
+        ints(&out, "total"),
+        [None, None, Some(30), Some(30), Some(30)]
+    );
+    // A: its total hidden, so one need is hidden with it (8), leaving 12 unknowable.
+    // B: 2 is primary; the smallest other need (11) goes, the shown caseload stays.
+    assert_eq!(ints(&out, "n"), [Some(12), None, Some(17), None, None]);
+    assert_eq!(stats.cells_primary, 1);
+
+    // Suppressed before the table it is shared with: an error naming both.
+    let err = suppress_related(TABLE, &input, &def, &policy(4), &Related::default()).unwrap_err();
+    assert!(
+        err.to_string().contains("shared with `kpi_caseload_need`"),
+        "{err}"
+    );
 }
