@@ -55,12 +55,12 @@ fi
 
 # Pipeline files must stay valid. A production pipeline reads the folders its deployment mounts
 # under /data/inbound, and `check` requires every source folder to exist, so here it is checked
-# only where they exist; tests/it/deploy.rs checks it everywhere, with temporary folders in
-# their place.
+# only where they exist; tests/it/deploy/pipelines.rs checks it everywhere, with temporary
+# folders in their place.
 pipelines=()
 for p in pipelines/*.toml; do
   if [ ! -d /data/inbound ] && grep -q '"/data/inbound/' "$p"; then
-    echo "$p: reads /data/inbound, which this machine lacks: checked by tests/it/deploy.rs"
+    echo "$p: reads /data/inbound, which this machine lacks: checked by tests/it/deploy/pipelines.rs"
     continue
   fi
   pipelines+=("$p")

@@ -8,7 +8,7 @@
 //! Every child lives in LA 919, postcode district SG1 (Stevenage, E07000243). Suppression is off.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-// Shared with tests/kpis.rs, which uses helpers this file does not.
+// Shared with tests/kpis/, which uses helpers this file does not.
 #[allow(dead_code)]
 mod support;
 
