@@ -23,6 +23,7 @@
 
 pub mod checks;
 mod error;
+mod export;
 mod graph;
 mod keys;
 pub mod project;
@@ -33,9 +34,10 @@ mod targets;
 
 pub use checks::{CheckDef, CheckResult, CheckStatus, Severity};
 pub use error::{ModelError, ProjectError, Result};
+pub use export::export_sql;
 pub use project::{Geography, ModelDef, ModelProject, TargetRow};
 pub use reference::{academic_year_start, census_day, dim_date, financial_year_start};
-pub use runner::{BuildContext, ModelOutcome, ModelReport, ModelStatus, build, export_sql};
+pub use runner::{BuildContext, ModelOutcome, ModelReport, ModelStatus, build};
 pub use suppress::{
     AreaTree, Related, SuppressError, SuppressionStats, suppress, suppress_related,
 };

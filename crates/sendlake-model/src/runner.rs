@@ -132,15 +132,15 @@ fn sql_err(model: &str, file: &str, e: impl std::fmt::Display) -> ModelError {
 }
 
 /// A session with the inputs and reference tables registered.
-struct Prepared<'a> {
-    ctx: SessionContext,
-    inputs: Vec<&'a TableDef>,
+pub(crate) struct Prepared<'a> {
+    pub(crate) ctx: SessionContext,
+    pub(crate) inputs: Vec<&'a TableDef>,
     input_rows: BTreeMap<String, u64>,
 }
 
 /// Registers every restricted table no model writes, at its current version (or empty), and
 /// the reference tables, in a new session.
-async fn prepare<'a>(cx: &BuildContext<'a>) -> Result<Prepared<'a>> {
+pub(crate) async fn prepare<'a>(cx: &BuildContext<'a>) -> Result<Prepared<'a>> {
     // DataFusion's own options can be tuned per deployment from `DATAFUSION_*` environment
     // variables (e.g. DATAFUSION_EXECUTION_TARGET_PARTITIONS); the defaults below apply where
     // none is set.
@@ -194,104 +194,6 @@ async fn prepare<'a>(cx: &BuildContext<'a>) -> Result<Prepared<'a>> {
         inputs,
         input_rows,
     })
-}
-
-/// Writes what another SQL engine needs to run the same models over the same data, for the
-/// engine comparison in docs/benchmarks.md: `inputs.json` (each input table's current Parquet
-/// files, or an empty file with its schema), the reference tables and `dim_date` as Parquet
-/// under `ref/`, and `models.json` (each model's SQL as sendlake runs it, in build order).
-pub async fn export_sql(cx: &BuildContext<'_>, dir: &std::path::Path) -> Result<()> {
-    let Prepared { ctx, inputs, .. } = prepare(cx).await?;
-    let io = |e: std::io::Error| ModelError::lake(format!("writing {}", dir.display()), e);
-    std::fs::create_dir_all(dir.join("ref")).map_err(io)?;
-    let write_parquet = |path: std::path::PathBuf, batch: &RecordBatch| -> Result<()> {
-        let file = std::fs::File::create(&path).map_err(io)?;
-        let mut w = deltalake::parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None)
-            .map_err(|e| ModelError::lake(format!("writing {}", path.display()), e))?;
-        w.write(batch)
-            .map_err(|e| ModelError::lake(format!("writing {}", path.display()), e))?;
-        w.close()
-            .map_err(|e| ModelError::lake(format!("writing {}", path.display()), e))?;
-        Ok(())
-    };
-    let mut files = serde_json::Map::new();
-    for def in &inputs {
-        let uri = cx.lake.table_uri(def.zone, &def.name);
-        let mut list = Vec::new();
-        if sendlake_load::table_version(&uri)
-            .await
-            .map_err(|e| ModelError::lake(format!("opening {}", def.name), e))?
-            .is_some()
-        {
-            let url = ensure_table_uri(&uri).map_err(|e| ModelError::lake(&def.name, e))?;
-            let table = DeltaTable::try_from_url(url)
-                .await
-                .map_err(|e| ModelError::lake(&def.name, e))?;
-            for f in table
-                .get_file_uris()
-                .map_err(|e| ModelError::lake(&def.name, e))?
-            {
-                list.push(serde_json::Value::String(f));
-            }
-        }
-        if list.is_empty() {
-            let path = dir.join("ref").join(format!("empty__{}.parquet", def.name));
-            write_parquet(path.clone(), &RecordBatch::new_empty(def.arrow_schema()))?;
-            list.push(serde_json::Value::String(path.display().to_string()));
-        }
-        files.insert(def.name.clone(), serde_json::Value::Array(list));
-    }
-    let (first, last) = date_range(&ctx, &inputs, cx.started.date_naive()).await;
-    let mut refs = vec![(
-        "dim_date".to_owned(),
-        reference::dim_date(first, last).map_err(|e| ModelError::lake("dim_date", e))?,
-    )];
-    for name in [
-        "ref_code",
-        "ref_local_authority",
-        "ref_geography",
-        "ref_geo_bridge",
-        "ref_target",
-    ] {
-        let batches = ctx
-            .sql(&format!("SELECT * FROM {name}"))
-            .await
-            .map_err(|e| ModelError::lake(name, e))?
-            .collect()
-            .await
-            .map_err(|e| ModelError::lake(name, e))?;
-        if let Some(b) = batches.first() {
-            let b = concat_batches(&b.schema(), &batches).map_err(|e| ModelError::lake(name, e))?;
-            refs.push((name.to_owned(), b));
-        }
-    }
-    for (name, batch) in &refs {
-        let path = dir.join("ref").join(format!("{name}.parquet"));
-        write_parquet(path.clone(), batch)?;
-        files.insert(
-            name.clone(),
-            serde_json::Value::Array(vec![serde_json::Value::String(path.display().to_string())]),
-        );
-    }
-    let mut models = Vec::new();
-    for (name, _) in order(cx, &ctx)? {
-        let Some(m) = cx.project.models.get(&name) else {
-            continue;
-        };
-        let def = table_def(cx.registry, &name)?;
-        let sql = match def.suppression.as_ref().and_then(|s| s.headline.as_deref()) {
-            Some(h) => with_targets(&m.sql, h, def.has_column(PERIOD_COMPLETE)),
-            None => m.sql.clone(),
-        };
-        models.push(serde_json::json!({ "name": name, "sql": sql }));
-    }
-    let write_json = |name: &str, v: serde_json::Value| -> Result<()> {
-        let text = serde_json::to_string_pretty(&v).map_err(|e| ModelError::lake(name, e))?;
-        std::fs::write(dir.join(name), text).map_err(io)
-    };
-    write_json("inputs.json", serde_json::Value::Object(files))?;
-    write_json("models.json", serde_json::Value::Array(models))?;
-    Ok(())
 }
 
 /// Builds every model of the project. Fails only when the session itself cannot be set up;
@@ -441,7 +343,7 @@ fn log_check(r: &CheckResult) {
     }
 }
 
-fn table_def<'a>(registry: &'a SchemaRegistry, name: &str) -> Result<&'a TableDef> {
+pub(crate) fn table_def<'a>(registry: &'a SchemaRegistry, name: &str) -> Result<&'a TableDef> {
     registry.table(name).ok_or_else(|| ModelError::Output {
         model: name.to_owned(),
         column: String::new(),
@@ -508,7 +410,7 @@ fn register_reference(ctx: &SessionContext, cx: &BuildContext<'_>) -> Result<()>
 /// First and last day the data touches: the min and max of every date column of the inputs
 /// that is not a quasi-identifier (birth months would stretch it back 25 years), bounded to
 /// 1990 … two years after the run so one absurd date cannot create a million-row calendar.
-async fn date_range(
+pub(crate) async fn date_range(
     ctx: &SessionContext,
     inputs: &[&TableDef],
     today: NaiveDate,
