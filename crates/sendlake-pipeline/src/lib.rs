@@ -31,12 +31,14 @@ pub mod dictionary;
 pub mod lock;
 pub mod manifest;
 pub mod powerbi;
+mod progress;
 mod records;
 pub mod report;
 pub mod retention;
 pub mod run;
 pub mod runs;
 pub mod scaffold;
+mod source;
 pub mod sources;
 
 pub use config::{ConfigErrors, ConfigProblem, PipelineFile, PipelinePlan, load_plan};
