@@ -318,16 +318,11 @@ impl Table {
                 if sel(&u.total).is_some() {
                     totals.entry(key(row)).or_insert(r);
                 }
-                if let Some(kind) = part_of(u, row) {
-                    let distinct: Vec<String> = u
-                        .distinct_by
-                        .iter()
-                        .flatten()
-                        .map(|d| row.text[d].clone())
-                        .collect();
-                    if u.distinct_by.is_none() || seen.insert((key(row), kind.clone(), distinct)) {
-                        parts.entry((key(row), kind)).or_default().push(r);
-                    }
+                if let Some(kind) = part_of(u, row)
+                    && (u.distinct_by.is_none()
+                        || seen.insert((key(row), kind.clone(), distinct(u, row))))
+                {
+                    parts.entry((key(row), kind)).or_default().push(r);
                 }
             }
             // Areas lie in each other (geography.toml, read here on its own): whatever the
@@ -353,14 +348,8 @@ impl Table {
                                 .get(&(level.to_owned(), code.clone(), above.to_owned()))
                                 .unwrap_or_else(|| panic!("{level} {code} lies in no {above}"))
                                 .clone();
-                            let distinct: Vec<String> = u
-                                .distinct_by
-                                .iter()
-                                .flatten()
-                                .map(|d| row.text[d].clone())
-                                .collect();
                             if u.distinct_by.is_none()
-                                || seen.insert((key(row), code.clone(), distinct))
+                                || seen.insert((key(row), code.clone(), distinct(u, row)))
                             {
                                 lowers.entry((key(row), parent)).or_default().push(r);
                             }
@@ -653,4 +642,13 @@ pub(crate) fn same_figure_everywhere(tables: &[(&str, Vec<RecordBatch>)], column
         }
     }
     shared
+}
+
+/// A part's values of the rollup's `distinct_by` columns: it counts once per distinct value.
+fn distinct(u: &sendlake_schema::RollupDef, row: &Row) -> Vec<String> {
+    u.distinct_by
+        .iter()
+        .flatten()
+        .map(|d| row.text[d].clone())
+        .collect()
 }

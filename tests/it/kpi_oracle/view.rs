@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use arrow_array::{Array, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch};
-use chrono::Datelike;
+use chrono::{Datelike, NaiveDate};
 
 use crate::support::{Workspace, strings};
 
@@ -98,12 +98,7 @@ impl Cells {
                 text("source"),
             );
             let keys = key.map(text);
-            let starts = b
-                .column_by_name("period_start")
-                .unwrap()
-                .as_any()
-                .downcast_ref::<Date32Array>()
-                .unwrap();
+            let starts = period_starts(&b);
             for i in 0..b.num_rows() {
                 if sources[i].as_deref() != Some(source)
                     || !scope.holds(levels[i].as_deref(), codes[i].as_deref())
@@ -112,7 +107,7 @@ impl Cells {
                 }
                 // An LA row's code is its LA; an area's row names its LA in `la_code`.
                 let la = las[i].clone().or_else(|| codes[i].clone()).unwrap();
-                let start = starts.value_as_date(i).unwrap();
+                let start = starts[i];
                 let k = keys
                     .as_ref()
                     .map(|k| k[i].clone().unwrap_or_default())
@@ -153,8 +148,8 @@ impl Cells {
     }
 }
 
-/// The year of each row's `period_start`.
-pub(crate) fn years(b: &RecordBatch) -> Vec<i32> {
+/// Each row's `period_start`.
+fn period_starts(b: &RecordBatch) -> Vec<NaiveDate> {
     let starts = b
         .column_by_name("period_start")
         .unwrap()
@@ -162,8 +157,13 @@ pub(crate) fn years(b: &RecordBatch) -> Vec<i32> {
         .downcast_ref::<Date32Array>()
         .unwrap();
     (0..b.num_rows())
-        .map(|i| starts.value_as_date(i).unwrap().year())
+        .map(|i| starts.value_as_date(i).unwrap())
         .collect()
+}
+
+/// The year of each row's `period_start`.
+pub(crate) fn years(b: &RecordBatch) -> Vec<i32> {
+    period_starts(b).iter().map(Datelike::year).collect()
 }
 
 /// Every numeric cell of row `i`, as f64 (null as None).
