@@ -13,6 +13,7 @@ use std::path::Path;
 use chrono::{Datelike, NaiveDate};
 
 use super::DFE_HEAD;
+use super::headline::at;
 use super::returns::Return;
 use super::view::{Cells, Lake, Scope, assert_cells, n, pc};
 
@@ -35,6 +36,8 @@ struct Reviews {
 pub(crate) struct Added {
     /// (LA, calendar year of the decision).
     assessments: BTreeMap<(String, i32), Assessments>,
+    /// (LA, year and month of the decision).
+    assessments_by_month: BTreeMap<(String, i32, u32), Assessments>,
     /// (LA, calendar year reviewed: the census year − 1).
     reviews: BTreeMap<(String, i32), Reviews>,
     /// (LA, census year) → age band → plans active on census day.
@@ -89,13 +92,18 @@ impl Added {
                 if r.assessment_outcome.as_deref() == Some("N")
                     && let Some(decided) = r.assessment_date
                 {
-                    let f = o
-                        .assessments
-                        .entry((la.clone(), decided.year()))
-                        .or_default();
-                    f.decisions += 1;
                     let days = r.received.map(|received| (decided - received).num_days());
-                    f.within += i64::from(days.is_some_and(|d| d <= 112));
+                    let within = i64::from(days.is_some_and(|d| d <= 112));
+                    let (year, month) = at(
+                        &mut o.assessments,
+                        &mut o.assessments_by_month,
+                        &la,
+                        decided,
+                    );
+                    for f in [year, month] {
+                        f.decisions += 1;
+                        f.within += within;
+                    }
                 }
                 if !r.active {
                     continue;
@@ -223,10 +231,22 @@ impl Added {
                 self.assessments.len(),
                 "kpi_assessments {source} {scope}"
             );
-            for ((la, year), f) in &self.assessments {
+            // The DfE publishes years only; sendlake's own rows have months too.
+            let months = if *source == "sen2" {
+                assert_eq!(kpi.months.len(), self.assessments_by_month.len());
+                self.assessments_by_month.iter().collect()
+            } else {
+                Vec::new()
+            };
+            let periods = self
+                .assessments
+                .iter()
+                .map(|((la, y), f)| ((la, *y, 0), f))
+                .chain(months.into_iter().map(|((la, y, m), f)| ((la, *y, *m), f)));
+            for ((la, year, month), f) in periods {
                 let over = f.decisions - f.within;
-                let row = kpi.get(la, *year, "");
-                let label = format!("kpi_assessments {source} {scope} {la} {year}");
+                let row = kpi.at(la, year, month, "");
+                let label = format!("kpi_assessments {source} {scope} {la} {year}-{month:02}");
                 assert_cells(
                     &label,
                     row,

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use chrono::Datelike;
+use chrono::{Datelike, NaiveDate};
 
 use super::returns::Return;
 use super::view::{Cells, Lake, Scope, assert_cells, n, pc};
@@ -39,6 +39,9 @@ pub(crate) struct TimelinessFigures {
 pub(crate) struct Headline {
     pub(crate) requests: BTreeMap<(String, i32), RequestFigures>,
     pub(crate) timeliness: BTreeMap<(String, i32), TimelinessFigures>,
+    /// The same by (LA, year, month).
+    requests_by_month: BTreeMap<(String, i32, u32), RequestFigures>,
+    timeliness_by_month: BTreeMap<(String, i32, u32), TimelinessFigures>,
     /// (LA, census year) → primary need → plans active on census day.
     pub(crate) caseload: BTreeMap<(String, i32), BTreeMap<String, i64>>,
 }
@@ -55,26 +58,30 @@ impl Headline {
                 if let Some(received) = r.received
                     && outcome != Some("H")
                 {
-                    let f = o.requests.entry((la.clone(), received.year())).or_default();
-                    f.received += 1;
-                    match outcome {
-                        Some("Y") => f.agreed += 1,
-                        Some("N") => f.refused += 1,
-                        Some("W") => f.withdrawn += 1,
-                        _ => f.not_made += 1,
+                    let (year, month) =
+                        at(&mut o.requests, &mut o.requests_by_month, &la, received);
+                    for f in [year, month] {
+                        f.received += 1;
+                        match outcome {
+                            Some("Y") => f.agreed += 1,
+                            Some("N") => f.refused += 1,
+                            Some("W") => f.withdrawn += 1,
+                            _ => f.not_made += 1,
+                        }
                     }
                 }
                 // Decisions made in the year, within 6 weeks (42 days) of the request or not.
                 if matches!(outcome, Some("Y" | "N"))
                     && let Some(decided) = r.outcome_date
                 {
-                    let f = o.requests.entry((la.clone(), decided.year())).or_default();
-                    f.decisions += 1;
-                    match r.received {
-                        Some(received) if (decided - received).num_days() <= 42 => {
-                            f.six_weeks += 1;
-                        }
-                        _ => f.over_six_weeks += 1,
+                    let within = r
+                        .received
+                        .is_some_and(|received| (decided - received).num_days() <= 42);
+                    let (year, month) = at(&mut o.requests, &mut o.requests_by_month, &la, decided);
+                    for f in [year, month] {
+                        f.decisions += 1;
+                        f.six_weeks += i64::from(within);
+                        f.over_six_weeks += i64::from(!within);
                     }
                 }
                 // New plans issued in the year: assessed Y, nothing historical, not transferred
@@ -84,15 +91,18 @@ impl Headline {
                     && outcome != Some("H")
                     && !r.transferred_in
                 {
-                    let f = o.timeliness.entry((la.clone(), start.year())).or_default();
                     let within = r
                         .received
                         .is_some_and(|received| (start - received).num_days() <= 140);
-                    f.den += 1;
-                    f.within += i64::from(within);
-                    if !r.week20 {
-                        f.den_ex += 1;
-                        f.within_ex += i64::from(within);
+                    let (year, month) =
+                        at(&mut o.timeliness, &mut o.timeliness_by_month, &la, start);
+                    for f in [year, month] {
+                        f.den += 1;
+                        f.within += i64::from(within);
+                        if !r.week20 {
+                            f.den_ex += 1;
+                            f.within_ex += i64::from(within);
+                        }
                     }
                 }
                 // The caseload on census day, by primary (rank 1) need.
@@ -113,20 +123,32 @@ impl Headline {
         o
     }
 
-    /// Every `sen2` calendar-year cell of `kpi_requests`, `kpi_timeliness` and
-    /// `kpi_caseload_need` in `scope` equals this computation, and no other row is there. Only
-    /// `activity_year` (the calendar year before census) is whole.
+    /// Every `sen2` cell of `kpi_requests` and `kpi_timeliness` (calendar years and months)
+    /// and of `kpi_caseload_need` in `scope` equals this computation, and no other row is
+    /// there. Only `activity_year` (the calendar year before census) and its months are whole.
     pub(crate) fn assert_tables(&self, lake: &Lake<'_>, scope: &Scope, activity_year: i32) {
         let requests = Cells::read(lake, "kpi_requests", "sen2", None, scope);
         assert_eq!(
-            requests.rows.len(),
-            self.requests.len(),
-            "kpi_requests {scope}: one row per LA and year with a request received or decided"
+            (requests.rows.len(), requests.months.len()),
+            (self.requests.len(), self.requests_by_month.len()),
+            "kpi_requests {scope}: one row per LA and year (month) with a request received or decided"
         );
-        for ((la, year), f) in &self.requests {
+        let periods = self
+            .requests
+            .iter()
+            .map(|((la, y), f)| ((la, *y, 0), f))
+            .chain(
+                self.requests_by_month
+                    .iter()
+                    .map(|((la, y, m), f)| ((la, *y, *m), f)),
+            );
+        for ((la, year, month), f) in periods {
+            let label = format!("kpi_requests {scope} {la} {year}-{month:02}");
+            let row = requests.at(la, year, month, "");
+            let complete = Some(f64::from(u8::from(year == activity_year)));
             assert_cells(
-                &format!("kpi_requests {scope} {la} {year}"),
-                requests.get(la, *year, ""),
+                &label,
+                row,
                 &[
                     ("requests_received_in_year", n(f.received)),
                     ("requests_decided_to_assess", n(f.agreed)),
@@ -145,16 +167,17 @@ impl Headline {
                         "request_outcome_over_6_weeks_pc",
                         pc(f.over_six_weeks, f.decisions),
                     ),
-                    (
-                        "period_complete",
-                        Some(f64::from(u8::from(*year == activity_year))),
-                    ),
+                    ("period_complete", complete),
                 ],
             );
         }
         if scope.is_la() {
             // Older open requests and decisions made before census day fall in partial years.
             assert!(self.requests.keys().any(|(_, y)| *y != activity_year));
+            assert!(
+                self.timeliness_by_month.len() > 12,
+                "plans issued in few months"
+            );
             // The generator decides some requests in a later year than they came: the two
             // cohorts differ, so the test can tell them apart.
             assert!(
@@ -167,14 +190,23 @@ impl Headline {
 
         let timeliness = Cells::read(lake, "kpi_timeliness", "sen2", None, scope);
         assert_eq!(
-            timeliness.rows.len(),
-            self.timeliness.len(),
+            (timeliness.rows.len(), timeliness.months.len()),
+            (self.timeliness.len(), self.timeliness_by_month.len()),
             "kpi_timeliness {scope}"
         );
-        for ((la, year), f) in &self.timeliness {
+        let periods = self
+            .timeliness
+            .iter()
+            .map(|((la, y), f)| ((la, *y, 0), f))
+            .chain(
+                self.timeliness_by_month
+                    .iter()
+                    .map(|((la, y, m), f)| ((la, *y, *m), f)),
+            );
+        for ((la, year, month), f) in periods {
             assert_cells(
-                &format!("kpi_timeliness {scope} {la} {year}"),
-                timeliness.get(la, *year, ""),
+                &format!("kpi_timeliness {scope} {la} {year}-{month:02}"),
+                timeliness.at(la, year, month, ""),
                 &[
                     ("plans_issued_den", n(f.den)),
                     ("plans_issued_den_ex", n(f.den_ex)),
@@ -251,4 +283,19 @@ impl Headline {
         }
         std::fs::write(dir.join("requests.csv"), r).unwrap();
     }
+}
+
+/// The figures of `day`'s calendar year and of its month, for one LA.
+pub(crate) fn at<'m, F: Default>(
+    years: &'m mut BTreeMap<(String, i32), F>,
+    months: &'m mut BTreeMap<(String, i32, u32), F>,
+    la: &str,
+    day: NaiveDate,
+) -> (&'m mut F, &'m mut F) {
+    (
+        years.entry((la.to_owned(), day.year())).or_default(),
+        months
+            .entry((la.to_owned(), day.year(), day.month()))
+            .or_default(),
+    )
 }

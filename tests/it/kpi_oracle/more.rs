@@ -1,7 +1,7 @@
 //! More of the published KPI tables against the independent computation: ceased plans by
-//! reason (calendar year and month), annual reviews on census day, and the month rows of
-//! requests and timeliness. The month rows also show that the relation suppression declares
-//! for these tables holds in the data: every count of a year is the sum of its months.
+//! reason (calendar year and month) and annual reviews on census day; and, for the tables
+//! with month rows, that the relation suppression declares holds in the data: every count of a
+//! year is the sum of its months.
 
 use std::collections::BTreeMap;
 
@@ -31,10 +31,6 @@ type ByPeriod<T> = BTreeMap<(String, i32, u32), T>;
 pub(crate) struct More {
     /// Plans ceased, by reason.
     ceased: ByPeriod<[i64; 9]>,
-    /// Requests received (not historical).
-    received: ByPeriod<i64>,
-    /// New plans issued in timeliness scope, and those within 20 weeks.
-    issued: ByPeriod<(i64, i64)>,
     /// Annual reviews on census day, by (LA, census year): plans due a review (issued a year
     /// or more before), reviewed in the 12 months before, with a decision, decided 0-28 days
     /// after the meeting.
@@ -81,26 +77,6 @@ impl More {
                         m.ceased.entry(key).or_default()[reason] += 1;
                     }
                 }
-                let outcome = r.outcome.as_deref();
-                if let Some(received) = r.received
-                    && outcome != Some("H")
-                {
-                    for key in periods(received) {
-                        *m.received.entry(key).or_default() += 1;
-                    }
-                }
-                if let Some(start) = r.plan_start
-                    && r.assessment_outcome.as_deref() == Some("Y")
-                    && outcome != Some("H")
-                    && !r.transferred_in
-                {
-                    let within = r.received.is_some_and(|d| (start - d).num_days() <= 140);
-                    for key in periods(start) {
-                        let e = m.issued.entry(key).or_default();
-                        e.0 += 1;
-                        e.1 += i64::from(within);
-                    }
-                }
             }
         }
         m
@@ -132,7 +108,6 @@ impl More {
                 "the returns separate every review figure: {:?}",
                 self.reviews
             );
-            assert!(self.issued.keys().filter(|k| k.2 != 0).count() > 12);
         }
         for ((la, year, month), reasons) in &self.ceased {
             let label = format!("kpi_ceased {scope} {la} {year}-{month:02}");
@@ -158,27 +133,6 @@ impl More {
                     ("reviews_within_12_months", n(f[1])),
                     ("reviews_with_decision", n(f[2])),
                     ("reviews_decision_within_4_weeks", n(f[3])),
-                ],
-            );
-        }
-        for ((la, year, month), received) in &self.received {
-            let label = format!("kpi_requests {scope} {la} {year}-{month:02}");
-            let row = requests
-                .get(&(la.clone(), *year, *month))
-                .unwrap_or_else(|| panic!("{label}: no row"));
-            assert_cells(&label, row, &[("requests_received_in_year", n(*received))]);
-        }
-        for ((la, year, month), (den, within)) in &self.issued {
-            let label = format!("kpi_timeliness {scope} {la} {year}-{month:02}");
-            let row = timeliness
-                .get(&(la.clone(), *year, *month))
-                .unwrap_or_else(|| panic!("{label}: no row"));
-            assert_cells(
-                &label,
-                row,
-                &[
-                    ("plans_issued_den", n(*den)),
-                    ("plans_issued_within_20_weeks", n(*within)),
                 ],
             );
         }

@@ -134,6 +134,21 @@ impl Cells {
             .unwrap_or_else(|| panic!("{}: no row for LA {la}, {year} {key}", self.label))
     }
 
+    /// The row of (LA, year, key): the calendar year's for month 0, else the month's.
+    pub(crate) fn at(&self, la: &str, year: i32, month: u32, key: &str) -> &Row {
+        if month == 0 {
+            return self.get(la, year, key);
+        }
+        self.months
+            .get(&(la.to_owned(), year, month, key.to_owned()))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{}: no row for LA {la}, {year}-{month:02} {key}",
+                    self.label
+                )
+            })
+    }
+
     /// The rows without a key column by (LA, year, month), the calendar year as month 0.
     pub(crate) fn by_period(&self) -> BTreeMap<(String, i32, u32), &Row> {
         let years = self
