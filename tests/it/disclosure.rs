@@ -329,7 +329,6 @@ impl Table {
             // declaration says, a district's rows add up to its locality's, and a locality's
             // to its quadrant's, exactly.
             if u.parts.column == "geography_level" {
-                let nesting = nesting();
                 for (level, above) in [("district", "locality"), ("locality", "quadrant")] {
                     if !u.parts.values.iter().any(|v| v == level)
                         || !u.parts.values.iter().any(|v| v == above)
@@ -344,7 +343,7 @@ impl Table {
                         if row.text["geography_level"] == above {
                             uppers.entry((key(row), code)).or_insert(r);
                         } else if row.text["geography_level"] == level {
-                            let parent = nesting
+                            let parent = nesting()
                                 .get(&(level.to_owned(), code.clone(), above.to_owned()))
                                 .unwrap_or_else(|| panic!("{level} {code} lies in no {above}"))
                                 .clone();
@@ -556,7 +555,13 @@ impl Table {
 
 /// (level, area, level above) → the area above it lies in, as `pipelines/models/geography.toml`
 /// nests them: each district in its locality and that locality's quadrant.
-fn nesting() -> HashMap<(String, String, String), String> {
+fn nesting() -> &'static HashMap<(String, String, String), String> {
+    static NESTING: std::sync::OnceLock<HashMap<(String, String, String), String>> =
+        std::sync::OnceLock::new();
+    NESTING.get_or_init(read_nesting)
+}
+
+fn read_nesting() -> HashMap<(String, String, String), String> {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../pipelines/models/geography.toml");
     let doc: toml::Table = std::fs::read_to_string(path).unwrap().parse().unwrap();

@@ -694,7 +694,13 @@ async fn publish_batches(
         Some(sup) => {
             let partial = conform(name, &batch, &schema, true)?;
             let (suppressed, s) = suppress_related(name, &partial, sup, &cx.policy, related)?;
-            published = Some(suppressed.clone());
+            // Kept only where a later table shares a count with this one.
+            let shared_with = cx.registry.tables().iter().any(|t| {
+                t.suppression
+                    .as_ref()
+                    .is_some_and(|s| s.shared.iter().any(|s| s.table == name))
+            });
+            published = shared_with.then(|| suppressed.clone());
             stats = Some(s);
             let suppressed = match &sup.headline {
                 Some(h) => hide_rag(name, &suppressed, h)?,

@@ -140,9 +140,7 @@ impl Added {
     /// with the year) and `caseload.csv` (by age) would carry them.
     pub(crate) fn dfe_files(&self, dir: &Path) {
         let la_row = |period: &str, identifier: &str, la: &str, breakdown: &str| {
-            format!(
-                "{period},{identifier},Local authority,E92000001,England,E12000006,East of England,E0000{la},{la},\"Synthetic, LA {la}\",{breakdown}"
-            )
+            format!("{},{breakdown}", super::dfe_la_row(period, identifier, la))
         };
         let round = |v: Option<f64>| v.map_or_else(|| "z".to_owned(), |v| format!("{v:.1}"));
         let mut a = format!(

@@ -252,7 +252,8 @@ impl Headline {
             let den = f.den + i64::from(plant == Some((la.as_str(), *year)));
             writeln!(
                 t,
-                "{year},Calendar year,Local authority,E92000001,England,E12000006,East of England,E0000{la},{la},\"Synthetic, LA {la}\",All EHC plans,All EHC plans,{den},{},{},{},{},{}",
+                "{},All EHC plans,All EHC plans,{den},{},{},{},{},{}",
+                super::dfe_la_row(&year.to_string(), "Calendar year", la),
                 f.den_ex,
                 f.within,
                 f.within_ex,
@@ -268,7 +269,8 @@ impl Headline {
         for ((la, year), f) in &self.requests {
             writeln!(
                 r,
-                "{year},Calendar year,Local authority,E92000001,England,E12000006,East of England,E0000{la},{la},\"Synthetic, LA {la}\",All requests for an EHC needs assessment,All requests for an EHC needs assessment,{},{},{},{},{},{},{},{},{}",
+                "{},All requests for an EHC needs assessment,All requests for an EHC needs assessment,{},{},{},{},{},{},{},{},{}",
+                super::dfe_la_row(&year.to_string(), "Calendar year", la),
                 f.received,
                 f.agreed,
                 f.refused,

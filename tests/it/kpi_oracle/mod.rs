@@ -73,6 +73,13 @@ fn pipeline(ws: &Workspace, dfe: bool) -> PathBuf {
 /// The columns before the figures in every DfE file (send-domain.md §4.4).
 pub(crate) const DFE_HEAD: &str = "time_period,time_identifier,geographic_level,country_code,country_name,region_code,region_name,new_la_code,old_la_code,la_name,breakdown_topic,breakdown";
 
+/// The columns of a DfE file before its breakdown, for one LA's row (send-domain.md §4.4).
+pub(crate) fn dfe_la_row(period: &str, identifier: &str, la: &str) -> String {
+    format!(
+        "{period},{identifier},Local authority,E92000001,England,E12000006,East of England,E0000{la},{la},\"Synthetic, LA {la}\""
+    )
+}
+
 /// The returns both tests read: two LAs of 400 children.
 fn returns_config() -> sendlake_sim::Sen2SimConfig {
     sendlake_sim::Sen2SimConfig {
