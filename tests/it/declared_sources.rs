@@ -184,7 +184,7 @@ fn council_and_nhs_load_reconcile_and_link_the_same_child() {
     assert!(m.reconciled);
     for (_, name, _) in COUNCIL_TABLES {
         let st = stream(&m, "council_cms", name);
-        assert_eq!(st.mode, "full");
+        assert_eq!(st.mode, sendlake_pipeline::manifest::ReadMode::Full);
         assert!(
             st.records.read > 0 && st.records.reconciles(),
             "{name}: {:?}",
@@ -286,7 +286,11 @@ fn incremental_runs_apply_updates_new_records_and_tombstones() {
         assert!(m.reconciled);
         for (s, name, _) in COUNCIL_TABLES {
             let st = stream(&m, "council_cms", name);
-            assert_eq!(st.mode, "incremental", "{name}");
+            assert_eq!(
+                st.mode,
+                sendlake_pipeline::manifest::ReadMode::Incremental,
+                "{name}"
+            );
             let deleted = report.deleted.iter().filter(|(d, _)| *d == s).count() as u64;
             // The look-back window may re-read the last round's tombstones too.
             assert!(
@@ -425,7 +429,10 @@ fn a_failing_partner_is_stale_keeps_its_last_good_data_and_the_run_is_partial() 
         .iter()
         .find(|s| s.name == "nhs_community")
         .unwrap();
-    assert_eq!(nhs.status.as_deref(), Some("stale"));
+    assert_eq!(
+        nhs.status,
+        Some(sendlake_pipeline::manifest::SourceStatus::Stale)
+    );
     let reason = nhs.stale_reason.as_deref().unwrap();
     assert!(
         reason.contains("503") || reason.contains("budget"),
@@ -443,7 +450,10 @@ fn a_failing_partner_is_stale_keeps_its_last_good_data_and_the_run_is_partial() 
     assert_eq!(rows(&ws.read("restricted", "health_referral")), before);
     // The council still loaded.
     let council = m.sources.iter().find(|s| s.name == "council_cms").unwrap();
-    assert_eq!(council.status.as_deref(), Some("ok"));
+    assert_eq!(
+        council.status,
+        Some(sendlake_pipeline::manifest::SourceStatus::Ok)
+    );
     assert!(stream(&m, "council_cms", "requests").records.read > 0);
 
     // Back up: the next run catches up.
@@ -547,7 +557,10 @@ fn drift_is_quarantined_evolved_or_frozen_as_the_source_says() {
         .iter()
         .find(|s| s.name == "nhs_community")
         .unwrap();
-    assert_eq!(nhs.status.as_deref(), Some("stale"));
+    assert_eq!(
+        nhs.status,
+        Some(sendlake_pipeline::manifest::SourceStatus::Stale)
+    );
     assert!(
         nhs.stale_reason
             .as_deref()
@@ -647,7 +660,10 @@ fn file_sources_replace_a_snapshot_whole_or_a_period_by_file_and_never_wipe_on_a
     let m = ws.run(&p).manifest;
     assert_eq!(m.status, RunStatus::Partial);
     let g = m.sources.iter().find(|s| s.name == "gias").unwrap();
-    assert_eq!(g.status.as_deref(), Some("stale"));
+    assert_eq!(
+        g.status,
+        Some(sendlake_pipeline::manifest::SourceStatus::Stale)
+    );
     assert!(
         g.stale_reason.as_deref().unwrap().contains("no file"),
         "{:?}",

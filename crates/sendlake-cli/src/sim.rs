@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
+use sendlake_pipeline::ExitStatus;
 
 use crate::runtime;
 
@@ -70,7 +71,7 @@ impl Children {
 }
 
 /// Runs a `sim` subcommand; returns the exit code.
-pub(crate) fn run(what: &SimCommand) -> i32 {
+pub(crate) fn run(what: &SimCommand) -> ExitStatus {
     match what {
         SimCommand::Sen2 {
             children,
@@ -93,21 +94,21 @@ pub(crate) fn run(what: &SimCommand) -> i32 {
     }
 }
 
-fn sim_serve(port: u16, children: &Children) -> i32 {
+fn sim_serve(port: u16, children: &Children) -> ExitStatus {
     let config = sendlake_sim::serve::SimServerConfig {
         port,
         sen2: children.sen2_config(),
         ..sendlake_sim::serve::SimServerConfig::default()
     };
     let Some(runtime) = runtime() else {
-        return 3;
+        return ExitStatus::Failed;
     };
     runtime.block_on(async move {
         let sim = match sendlake_sim::serve::start(config).await {
             Ok(sim) => sim,
             Err(e) => {
                 eprintln!("error: {e}");
-                return 3;
+                return ExitStatus::Failed;
             }
         };
         // The simulator's credentials are fixed, public development values (see
@@ -120,10 +121,10 @@ fn sim_serve(port: u16, children: &Children) -> i32 {
             eprintln!("error: waiting for Ctrl-C: {e}");
         }
         match sim.shutdown().await {
-            Ok(()) => 0,
+            Ok(()) => ExitStatus::Success,
             Err(e) => {
                 eprintln!("error: {e}");
-                3
+                ExitStatus::Failed
             }
         }
     })
@@ -135,12 +136,12 @@ fn sim_sen2(
     format: &str,
     defects: Option<sendlake_sim::DefectConfig>,
     out: &Path,
-) -> i32 {
+) -> ExitStatus {
     let format = match format.parse::<sendlake_sim::Sen2Format>() {
         Ok(f) => f,
         Err(e) => {
             eprintln!("error: {e}");
-            return 2;
+            return ExitStatus::Configuration;
         }
     };
     let cfg = sendlake_sim::Sen2SimConfig {
@@ -172,11 +173,11 @@ fn sim_sen2(
                     t.defects.warned.values().sum::<u64>()
                 );
             }
-            0
+            ExitStatus::Success
         }
         Err(e) => {
             eprintln!("error: {e}");
-            2
+            ExitStatus::Configuration
         }
     }
 }

@@ -364,25 +364,32 @@ pub struct ModelsPlan {
 #[derive(Debug, Clone)]
 pub enum SourcePlan {
     /// SEN2 returns.
-    Sen2Xml {
-        /// Name.
-        name: String,
-        /// Resolved folder.
-        path: PathBuf,
-        /// Pattern.
-        pattern: String,
-        /// Synthetic generation.
-        synthetic: Option<SyntheticConfig>,
-    },
+    Sen2Xml(Sen2Plan),
     /// A source file.
     Declared(Box<crate::sources::DeclaredSource>),
 }
+
+/// A checked SEN2 source.
+#[derive(Debug, Clone)]
+pub struct Sen2Plan {
+    /// Name.
+    pub name: String,
+    /// Resolved folder.
+    pub path: PathBuf,
+    /// Pattern.
+    pub pattern: String,
+    /// Synthetic generation (demo builds only).
+    pub synthetic: Option<SyntheticConfig>,
+}
+
+/// What a build without the `demo` feature says when asked for demo-only things.
+pub const NO_DEMO: &str = "this sendlake was built without the demo (synthetic SEN2 returns, the partner simulator, the public development key); build one with `cargo build --release -p sendlake-cli --features demo` (the default for developers)";
 
 impl SourcePlan {
     /// The source's name.
     pub fn name(&self) -> &str {
         match self {
-            SourcePlan::Sen2Xml { name, .. } => name,
+            SourcePlan::Sen2Xml(s) => &s.name,
             SourcePlan::Declared(d) => d.def.name(),
         }
     }
@@ -592,17 +599,23 @@ impl PipelineFile {
                             );
                         }
                     }
-                    sources.push(SourcePlan::Sen2Xml {
+                    if s.synthetic.is_some() && !cfg!(feature = "demo") {
+                        problem(&key("synthetic"), NO_DEMO.into());
+                    }
+                    sources.push(SourcePlan::Sen2Xml(Sen2Plan {
                         name: s.name.clone(),
                         path,
                         pattern: s.pattern.clone(),
                         synthetic: s.synthetic.clone(),
-                    });
+                    }));
                 }
                 SourceConfig::SourceFile(_) => {}
             }
         }
         if let Some(sim) = &self.simulator {
+            if !cfg!(feature = "demo") {
+                problem("simulator", NO_DEMO.into());
+            }
             if sim.las == 0 || sim.las > 500 {
                 problem("simulator.las", "must be between 1 and 500".into());
             }
@@ -854,9 +867,9 @@ mod tests {
         let f = parse("[pipeline]\nname='x'\n[store]\nurl='../lake'\n[[sources]]\ntype='sen2_xml'\nname='a'\npath='data'\n[sources.synthetic]\nlas=1\npersons_per_la=5\nseed=1\ncensus_year=2026\n").unwrap();
         let plan = f.check(Path::new("/x/pipelines/p.toml")).unwrap();
         assert_eq!(plan.store_url, "/x/pipelines/../lake");
-        let SourcePlan::Sen2Xml { path, .. } = &plan.sources[0] else {
+        let SourcePlan::Sen2Xml(s) = &plan.sources[0] else {
             panic!("not a SEN2 source")
         };
-        assert_eq!(path, Path::new("/x/pipelines/data"));
+        assert_eq!(s.path, Path::new("/x/pipelines/data"));
     }
 }

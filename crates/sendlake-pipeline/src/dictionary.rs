@@ -77,7 +77,7 @@ fn lineage(plan: &PipelinePlan, registry: &SchemaRegistry) -> BTreeMap<String, V
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for source in &plan.sources {
         match source {
-            SourcePlan::Sen2Xml { name, .. } => {
+            SourcePlan::Sen2Xml(crate::config::Sen2Plan { name, .. }) => {
                 for t in registry.tables() {
                     if let Some(m) = &t.sen2 {
                         let under = m

@@ -26,13 +26,15 @@
 //! Data flows one way: extract → transform → load; this crate is the only one that knows all
 //! three.
 
+mod commit;
 pub mod config;
 pub mod dictionary;
+pub mod error;
 pub mod lock;
 pub mod manifest;
 pub mod powerbi;
 mod progress;
-mod records;
+mod reconcile;
 pub mod report;
 pub mod retention;
 pub mod run;
@@ -42,9 +44,10 @@ mod source;
 pub mod sources;
 
 pub use config::{ConfigErrors, ConfigProblem, PipelineFile, PipelinePlan, load_plan};
+pub use error::{ExitStatus, Fault, RunError};
 pub use manifest::{Manifest, RunStatus};
-pub use records::dry_run;
-pub use run::{Progress, RunError, RunOptions, RunReport, run};
+pub use run::{Progress, RunOptions, RunReport, run};
+pub use source::dry_run;
 
 /// The schema compiled into this binary.
 ///

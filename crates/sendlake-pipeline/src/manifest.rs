@@ -6,6 +6,16 @@ use std::collections::BTreeMap;
 use sendlake_transform::{FileStats, KeySource, TableStats};
 use serde::{Deserialize, Serialize};
 
+/// A new run id: the UTC start time and a random suffix, so ids sort by time and two runs
+/// started in the same second still differ.
+pub fn new_run_id(now: chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "{}-{:06x}",
+        now.format("%Y%m%dT%H%M%SZ"),
+        rand::random::<u32>() & 0xff_ffff
+    )
+}
+
 /// Overall outcome of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -22,13 +32,19 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    /// The process exit code for this status (see docs/operations.md).
-    pub fn exit_code(self) -> i32 {
+    /// How the process ends with this status (see docs/operations.md).
+    pub fn exit_status(self) -> crate::error::ExitStatus {
+        use crate::error::ExitStatus;
         match self {
-            RunStatus::Succeeded => 0,
-            RunStatus::Partial => 1,
-            RunStatus::Running | RunStatus::Failed => 3,
+            RunStatus::Succeeded => ExitStatus::Success,
+            RunStatus::Partial => ExitStatus::Partial,
+            RunStatus::Running | RunStatus::Failed => ExitStatus::Failed,
         }
+    }
+
+    /// The process exit code for this status.
+    pub fn exit_code(self) -> i32 {
+        self.exit_status().code()
     }
 }
 
@@ -52,8 +68,8 @@ pub struct FileEntry {
     pub bytes: u64,
     /// SHA-256 of the content read.
     pub sha256: String,
-    /// `loaded` or `quarantined`.
-    pub status: String,
+    /// Loaded, or quarantined whole.
+    pub status: FileStatus,
     /// Submission, when the header was read.
     pub submission_id: Option<String>,
     /// For a quarantined file: reason code and message with line and column.
@@ -94,13 +110,16 @@ pub struct SourceEntry {
     pub files: Vec<FileEntry>,
     /// Submissions loaded (replaced) by this run.
     pub submissions: Vec<String>,
-    /// Declared sources: `ok`, or `stale` when nothing of the source was committed this run
-    /// and its last good data stays current.
+    /// `ok`, or `stale` when the source failed and its last good data stays current (absent
+    /// in manifests written before every kind had a status).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<SourceStatus>,
     /// Why the source is stale.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stale_reason: Option<String>,
+    /// Whose fault it is that the source is stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<crate::error::Fault>,
     /// Declared sources: one entry per stream.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub streams: Vec<StreamEntry>,
@@ -114,7 +133,7 @@ pub struct StreamEntry {
     /// Target table.
     pub table: String,
     /// `full` (replaces every row of the stream) or `incremental` (replaces the ids read).
-    pub mode: String,
+    pub mode: ReadMode,
     /// Cursor committed by the previous run, if any.
     pub cursor_before: Option<String>,
     /// Cursor committed with this run's rows (unchanged when nothing changed).
@@ -161,11 +180,81 @@ impl StreamStats {
     }
 }
 
-/// One Delta commit of a stream.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Whether a table commit happened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommitStatus {
+    /// Nothing to write and nothing to replace: the table is as it was.
+    #[default]
+    Skipped,
+    /// A new version was committed.
+    Committed,
+    /// The commit failed; the table keeps its previous version.
+    Failed,
+}
+
+impl CommitStatus {
+    /// The manifest's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommitStatus::Skipped => "skipped",
+            CommitStatus::Committed => "committed",
+            CommitStatus::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for CommitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether a source's data is this run's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceStatus {
+    /// Staged and committed.
+    Ok,
+    /// Nothing (or not all) of it was committed; its last good data stays current.
+    Stale,
+}
+
+/// Whether an input file was loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileStatus {
+    /// Its records were loaded (some perhaps quarantined one by one).
+    Loaded,
+    /// It could not be read whole; nothing of it was loaded.
+    Quarantined,
+}
+
+/// How a stream was read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadMode {
+    /// Everything: replaces every row of the stream (or of the files read).
+    #[default]
+    Full,
+    /// From a cursor: replaces the ids read.
+    Incremental,
+}
+
+impl std::fmt::Display for ReadMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ReadMode::Full => "full",
+            ReadMode::Incremental => "incremental",
+        })
+    }
+}
+
+/// One Delta commit: a stream's data or quarantine, or a SEN2 table's.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CommitEntry {
-    /// `committed`, `failed` or `skipped` (nothing to write).
-    pub commit: String,
+    /// Whether it happened.
+    pub commit: CommitStatus,
     /// New table version.
     pub version: Option<i64>,
     /// Rows written.
@@ -174,24 +263,27 @@ pub struct CommitEntry {
     pub error: Option<String>,
 }
 
-impl Default for CommitEntry {
-    fn default() -> Self {
-        Self {
-            commit: "skipped".into(),
-            version: None,
-            rows_written: None,
-            error: None,
-        }
-    }
-}
-
 impl CommitEntry {
     /// A failed commit.
     pub fn failed(error: String) -> Self {
         Self {
-            commit: "failed".into(),
+            commit: CommitStatus::Failed,
             error: Some(error),
             ..Self::default()
+        }
+    }
+
+    /// Adds another commit of the same table in the same run (SEN2 tables of two sources):
+    /// rows add up, the version is the newest, and a failure wins over a success.
+    pub fn absorb(&mut self, other: CommitEntry) {
+        self.rows_written = match (self.rows_written, other.rows_written) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+        self.version = self.version.max(other.version);
+        self.commit = self.commit.max(other.commit);
+        if other.error.is_some() {
+            self.error = other.error;
         }
     }
 }
@@ -204,14 +296,9 @@ pub struct TableEntry {
     /// Counts over the loaded files.
     #[serde(flatten)]
     pub counts: TableStats,
-    /// Rows the commit wrote.
-    pub rows_written: Option<u64>,
-    /// New Delta version.
-    pub version: Option<i64>,
-    /// `committed`, `skipped` (nothing to replace), `failed` or `not_reached`.
-    pub commit: String,
-    /// Error message for a failed commit.
-    pub error: Option<String>,
+    /// The commit (`commit`, `version`, `rows_written`, `error`).
+    #[serde(flatten)]
+    pub commit: CommitEntry,
 }
 
 /// One reconciliation check.
@@ -282,7 +369,7 @@ pub struct Manifest {
     /// What the retention policy removed after the commits (`[retention] after_run`). A step
     /// that failed is listed in its `warnings`; it never changes the run's status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retention: Option<crate::retention::RetentionReport>,
+    pub retention: Option<RetentionReport>,
 }
 
 /// A run limited to part of the pipeline: a backfill, a replay, or one pod of a fan-out.
@@ -331,4 +418,75 @@ impl RunScope {
         }
         parts.join(" ")
     }
+}
+
+/// What one application of the policy removed: `manifest.retention` after a run, and what
+/// `sendlake vacuum` prints.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionReport {
+    /// Nothing was removed; the counts say what would have been.
+    pub dry_run: bool,
+    /// When the policy was applied (RFC 3339, UTC).
+    pub applied_at: String,
+    /// The policy: days old versions stay readable.
+    pub versions_days: u32,
+    /// The policy: days a quarantine row is kept.
+    pub quarantine_days: u32,
+    /// Quarantine rows loaded before this (RFC 3339, UTC) were deleted.
+    pub quarantine_cutoff: String,
+    /// Each table that exists, by name. Tables not written yet are left out.
+    pub tables: BTreeMap<String, TableRetention>,
+    /// Sums over the tables.
+    pub totals: RetentionTotals,
+    /// Why the policy was not applied at all: another run held part of the lake.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    /// One line per table the policy could not be applied to in full, naming it and the step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// What the policy removed from one table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableRetention {
+    /// Table location.
+    pub uri: String,
+    /// The table's version afterwards (retention commits too: the delete, the vacuum's start
+    /// and end, the retention table properties).
+    pub version: Option<i64>,
+    /// Data files deleted.
+    pub files_removed: u64,
+    /// Their names, relative to the table folder.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+    /// Their size in bytes, when known.
+    pub bytes_removed: Option<u64>,
+    /// `_delta_log` entries of expired versions removed (not counted in a dry run).
+    pub log_entries_removed: Option<u64>,
+    /// Quarantine tables: rows deleted because they were older than `quarantine_days`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantine_rows_deleted: Option<u64>,
+    /// Whether every version before this one was removed (after deleting expired rows).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub purged: bool,
+    /// What failed, naming the step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Sums over the tables of a [`RetentionReport`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionTotals {
+    /// Tables the policy was applied to (they exist).
+    pub tables: u64,
+    /// Data files deleted.
+    pub files_removed: u64,
+    /// Bytes deleted, over the tables that know theirs.
+    pub bytes_removed: u64,
+    /// `_delta_log` entries removed.
+    pub log_entries_removed: u64,
+    /// Quarantine rows deleted.
+    pub quarantine_rows_deleted: u64,
+    /// Tables where a step failed.
+    pub tables_failed: u64,
 }

@@ -39,7 +39,7 @@ pub fn semantic_model<'a>(
             .streams()
             .iter()
             .any(|(_, m)| m.table == "population_estimate"),
-        crate::config::SourcePlan::Sen2Xml { .. } => false,
+        crate::config::SourcePlan::Sen2Xml(_) => false,
     });
     let names = names.chain(population.then_some("population_estimate"));
     let mut tables = Vec::new();

@@ -15,7 +15,7 @@ use sendlake_load::Lake;
 use sendlake_schema::Zone;
 use serde::Serialize;
 
-use crate::manifest::Manifest;
+use crate::manifest::{FileStatus, Manifest, SourceStatus};
 
 const TEMPLATE: &str = include_str!("../templates/run-report.html");
 
@@ -98,17 +98,19 @@ fn freshness(m: &Manifest, table: &str) -> String {
 fn source_rows(m: &Manifest) -> Vec<SourceRow> {
     let mut rows = Vec::new();
     for s in &m.sources {
-        let status = s.status.clone().unwrap_or_else(|| {
-            if s.files.iter().any(|f| f.status != "loaded") {
-                "partial".into()
-            } else {
-                "ok".into()
-            }
-        });
+        let status: String = match s.status {
+            Some(SourceStatus::Stale) => "stale".into(),
+            _ if s.files.iter().any(|f| f.status != FileStatus::Loaded) => "partial".into(),
+            _ => "ok".into(),
+        };
         if s.streams.is_empty() {
             // SEN2: totals over the tables the files filled.
             let files = s.files.len();
-            let failed = s.files.iter().filter(|f| f.status != "loaded").count();
+            let failed = s
+                .files
+                .iter()
+                .filter(|f| f.status != FileStatus::Loaded)
+                .count();
             let persons: u64 = s.files.iter().map(|f| f.persons_read).sum();
             rows.push(SourceRow {
                 name: s.name.clone(),
@@ -161,8 +163,9 @@ fn table_rows(m: &Manifest) -> Vec<SourceRow> {
         .map(|(name, t)| SourceRow {
             name: name.clone(),
             kind: "SEN2 table".into(),
-            status: t.commit.clone(),
+            status: t.commit.commit.to_string(),
             detail: t
+                .commit
                 .version
                 .map(|v| format!("version {v}"))
                 .unwrap_or_default(),

@@ -19,83 +19,13 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use sendlake_load::{Lake, VacuumOutcome, delete_older_than, purge_table, vacuum_table};
 use sendlake_schema::{Derive, SchemaRegistry, TableDef, Zone};
-use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use crate::config::{PipelinePlan, RetentionConfig};
+use crate::error::RunError;
 use crate::lock::RunLocks;
-use crate::run::RunError;
 
-/// What one application of the policy removed: `manifest.retention` after a run, and what
-/// `sendlake vacuum` prints.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RetentionReport {
-    /// Nothing was removed; the counts say what would have been.
-    pub dry_run: bool,
-    /// When the policy was applied (RFC 3339, UTC).
-    pub applied_at: String,
-    /// The policy: days old versions stay readable.
-    pub versions_days: u32,
-    /// The policy: days a quarantine row is kept.
-    pub quarantine_days: u32,
-    /// Quarantine rows loaded before this (RFC 3339, UTC) were deleted.
-    pub quarantine_cutoff: String,
-    /// Each table that exists, by name. Tables not written yet are left out.
-    pub tables: BTreeMap<String, TableRetention>,
-    /// Sums over the tables.
-    pub totals: RetentionTotals,
-    /// Why the policy was not applied at all: another run held part of the lake.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub skipped: Option<String>,
-    /// One line per table the policy could not be applied to in full, naming it and the step.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
-}
-
-/// What the policy removed from one table.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TableRetention {
-    /// Table location.
-    pub uri: String,
-    /// The table's version afterwards (retention commits too: the delete, the vacuum's start
-    /// and end, the retention table properties).
-    pub version: Option<i64>,
-    /// Data files deleted.
-    pub files_removed: u64,
-    /// Their names, relative to the table folder.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub files: Vec<String>,
-    /// Their size in bytes, when known.
-    pub bytes_removed: Option<u64>,
-    /// `_delta_log` entries of expired versions removed (not counted in a dry run).
-    pub log_entries_removed: Option<u64>,
-    /// Quarantine tables: rows deleted because they were older than `quarantine_days`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quarantine_rows_deleted: Option<u64>,
-    /// Whether every version before this one was removed (after deleting expired rows).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub purged: bool,
-    /// What failed, naming the step.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// Sums over the tables of a [`RetentionReport`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RetentionTotals {
-    /// Tables the policy was applied to (they exist).
-    pub tables: u64,
-    /// Data files deleted.
-    pub files_removed: u64,
-    /// Bytes deleted, over the tables that know theirs.
-    pub bytes_removed: u64,
-    /// `_delta_log` entries removed.
-    pub log_entries_removed: u64,
-    /// Quarantine rows deleted.
-    pub quarantine_rows_deleted: u64,
-    /// Tables where a step failed.
-    pub tables_failed: u64,
-}
+pub use crate::manifest::{RetentionReport, RetentionTotals, TableRetention};
 
 /// Applies the policy to every table of `registry` that exists in `lake`, as of `now`. In a
 /// dry run nothing is changed and the report says what would be removed (files and rows; log
@@ -208,7 +138,7 @@ pub(crate) async fn after_run(
 /// otherwise lose its uncommitted files).
 ///
 /// # Errors
-/// [`RunError::Locked`] (exit code 4) when a run holds one of the locks; [`RunError::Fatal`]
+/// [`RunError::Locked`] (exit code 4) when a run holds one of the locks; [`RunError::Environment`]
 /// (exit code 3) when the store cannot be opened or its locks cannot be read.
 pub async fn vacuum(
     plan: &PipelinePlan,
@@ -216,9 +146,8 @@ pub async fn vacuum(
     registry: &SchemaRegistry,
     dry_run: bool,
 ) -> Result<RetentionReport, RunError> {
-    let lake = crate::open_store(store)
-        .map_err(|e| RunError::Fatal(format!("cannot open the store {store}: {e}")))?;
-    let id = format!("vacuum-{}", crate::run::new_run_id(Utc::now()));
+    let lake = crate::open_store(store).map_err(RunError::environment)?;
+    let id = format!("vacuum-{}", crate::manifest::new_run_id(Utc::now()));
     crate::lock::check_conditional_writes(&lake).await?;
     let units = crate::lock::pipeline_units(plan);
     let mut locks =

@@ -98,7 +98,7 @@ impl RunSummary {
             stale_sources: m
                 .sources
                 .iter()
-                .filter(|s| s.status.as_deref() == Some("stale"))
+                .filter(|s| s.status == Some(crate::manifest::SourceStatus::Stale))
                 .count(),
             read,
             loaded,

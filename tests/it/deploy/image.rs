@@ -19,6 +19,8 @@ fn the_image_is_built_locked_in_stages_and_runs_unprivileged() {
     );
     for b in builds {
         assert!(b.contains("--locked") && b.contains("--release"), "{b}");
+        // The production build: no demo, so no simulator or synthetic data in the image.
+        assert!(b.contains("--no-default-features"), "{b}");
     }
     let user = d.last_stage("USER");
     assert_eq!(user.len(), 1, "one USER in the runtime stage");
@@ -49,4 +51,51 @@ fn the_image_is_built_locked_in_stages_and_runs_unprivileged() {
     for needed in ["!Cargo.lock", "!crates", "!schemas", "!pipelines"] {
         assert!(patterns.contains(&needed), ".dockerignore: {needed}");
     }
+}
+
+/// The build the image makes (`-p sendlake-cli --no-default-features`) links no simulator: the
+/// demo's synthetic returns and partner APIs stay out of production. Asked of cargo itself, so
+/// a dependency added anywhere under the CLI that pulls the simulator back in fails here.
+#[test]
+fn the_production_build_has_no_simulator() {
+    let tree = |features: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO"))
+            .current_dir(root())
+            .args([
+                "tree",
+                "--offline",
+                "--locked",
+                "-p",
+                "sendlake-cli",
+                "-e",
+                "normal",
+                "--prefix",
+                "none",
+                "--format",
+                "{p}",
+            ])
+            .args(features)
+            .output()
+            .expect("cargo tree runs");
+        assert!(
+            out.status.success(),
+            "cargo tree: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let has_sim = |t: &str| t.lines().any(|l| l.starts_with("sendlake-sim "));
+    let production = tree(&["--no-default-features"]);
+    assert!(
+        production
+            .lines()
+            .any(|l| l.starts_with("sendlake-pipeline ")),
+        "{production}"
+    );
+    assert!(
+        !has_sim(&production),
+        "the production build links sendlake-sim"
+    );
+    // The developers' build (the README's first command) has the demo.
+    assert!(has_sim(&tree(&[])), "the default build lost the demo");
 }

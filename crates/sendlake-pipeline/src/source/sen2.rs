@@ -1,6 +1,12 @@
-//! SEN2 returns: each XML file read once (hashed as it is read), conformed person by person
-//! and staged per table; files of one submission in order on one worker, submissions in
-//! parallel. A file that cannot be read whole is quarantined with its staged parts dropped.
+//! SEN2 returns (`type = "sen2_xml"`): each XML file read once (hashed as it is read),
+//! conformed person by person and staged per table; files of one submission in order on one
+//! worker, submissions in parallel. A file that cannot be read whole is quarantined with its
+//! staged parts dropped, and the other files still load.
+//!
+//! Each table of the return is one unit, parents first and the quarantine last, so a crash
+//! part-way leaves the earlier tables on the new version and the later ones on the previous
+//! one, both readable; a unit replaces exactly the submissions (and, for the quarantine, the
+//! files) this source read, so re-running a night replaces the same rows again.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufReader, Read};
@@ -9,15 +15,247 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use chrono::{DateTime, Utc};
+use sendlake_extract::discover_files;
 use sendlake_extract::{Sen2FileError, Sen2FileErrorKind, Sen2Item, Sen2Reader};
+use sendlake_load::WriteMode;
 use sendlake_load::{StagedPart, StagedTableWriter, StagingArea};
 use sendlake_schema::{CodeList, SchemaRegistry};
-use sendlake_transform::{FileStats, Sen2Conformer, SubmissionContext, read_header};
+use sendlake_transform::{
+    FileStats, QuarantineRows, Reject, RejectLevel, Sen2Conformer, SubmissionContext, read_header,
+};
 use sha2::{Digest, Sha256};
-use tracing::warn;
+use tracing::{error, info, warn};
 
-use crate::manifest::{FileEntry, FileError};
+use super::{Expect, RunContext, RunTotals, Slot, SourceFailed, StagedSource, Tally, Unit};
+use crate::config::Sen2Plan;
+use crate::manifest::{Check, FileEntry, FileError, FileStatus};
 use crate::progress::Progress;
+
+/// Where rejected files, records and values of SEN2 returns go (`secure/`).
+const QUARANTINE_TABLE: &str = "quarantine/sen2_rejects";
+
+/// Stages one SEN2 source: every return in its folder (or those `--files` selects).
+pub(super) fn stage(cx: &RunContext<'_>, s: &Sen2Plan) -> Result<StagedSource, SourceFailed> {
+    let mut entry = super::new_entry(&s.name, "sen2_xml", &s.path);
+    let conformer = Sen2Conformer::new(cx.registry.clone(), cx.key.clone(), cx.batch_rows)
+        .map_err(|e| SourceFailed::configuration(e.to_string()))?;
+    let schema_lacks =
+        |what: &str| SourceFailed::configuration(format!("the schema has no {what}"));
+    let quarantine_def = cx
+        .registry
+        .table(QUARANTINE_TABLE)
+        .ok_or_else(|| schema_lacks(&format!("table {QUARANTINE_TABLE}")))?;
+    let la_codes = cx
+        .registry
+        .code_list("la_code")
+        .ok_or_else(|| schema_lacks("code list la_code"))?;
+    entry.generated = generate(s)?;
+    let files = discover_files(&s.path, &s.pattern)
+        .map_err(|e| SourceFailed::environment(format!("cannot list {}: {e}", s.path.display())))?;
+    // A backfill of chosen files (`--files`): the other submissions are untouched, since each
+    // table replaces only the submissions of the files read.
+    let files: Vec<_> = match &cx.scope.files {
+        Some(only) => files
+            .into_iter()
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| sendlake_extract::glob_matches(only, n))
+            })
+            .collect(),
+        None => files,
+    };
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| {
+            f.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    let mut staged = Staged::default();
+    let loaded = load_files(&files, &names, &mut staged, la_codes, |path, file_name| {
+        FileRun {
+            source: &s.name,
+            file_name,
+            path,
+            run_id: cx.run_id,
+            started: cx.started,
+            conformer: &conformer,
+            staging: cx.staging,
+            registry: cx.registry,
+            progress: cx.progress.clone(),
+        }
+    });
+
+    let staging_failed = |e: &dyn std::fmt::Display| {
+        SourceFailed::environment(format!("staging the quarantine: {e}"))
+    };
+    let mut file_rejects =
+        QuarantineRows::new(quarantine_def, &s.name, cx.run_id, cx.started, 1024)
+            .map_err(|e| SourceFailed::configuration(e.to_string()))?;
+    let mut stats = FileStats::default();
+    let mut totals = RunTotals::default();
+    let mut submissions = std::collections::BTreeSet::new();
+    let mut checks = Vec::new();
+    for (file_name, f) in names.iter().zip(loaded) {
+        match &f.error {
+            None => {
+                info!(source = %s.name, file = %file_name, persons = f.persons_read, "File loaded.");
+                stats.merge(&f.stats);
+                submissions.extend(f.submission_id.clone());
+            }
+            Some(err) => {
+                error!(source = %s.name, file = %file_name, reason = %err.reason, error = %err.message, "File quarantined whole; the other files still load.");
+                *totals
+                    .files_quarantined
+                    .entry(err.reason.clone())
+                    .or_default() += 1;
+                file_rejects
+                    .push(&Reject {
+                        level: RejectLevel::File,
+                        table: None,
+                        person_position: None,
+                        element_path: file_name.clone(),
+                        line: err.line,
+                        column: err.column,
+                        reason: err.reason.clone(),
+                        field: None,
+                        raw_value: None,
+                        raw_record: None,
+                        message: err.message.clone(),
+                        submission_id: f.submission_id.clone(),
+                        source_file: file_name.clone(),
+                    })
+                    .map_err(|e| staging_failed(&e))?;
+            }
+        }
+        checks.push(Check {
+            name: format!("{}: every table reconciles", f.file),
+            ok: f.stats.reconciles(),
+            detail: f
+                .stats
+                .tables
+                .iter()
+                .map(|(t, s)| format!("{t} {}={}+{}", s.read, s.loaded, s.quarantined_total()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+        entry.files.push(f);
+    }
+    if let Some(batch) = file_rejects.take_batch().map_err(|e| staging_failed(&e))? {
+        let mut w = cx
+            .staging
+            .table_writer(QUARANTINE_TABLE, quarantine_def.arrow_schema())
+            .map_err(|e| staging_failed(&e))?;
+        w.write(&batch).map_err(|e| staging_failed(&e))?;
+        let part = w.finish().map_err(|e| staging_failed(&e))?;
+        staged
+            .parts
+            .entry(QUARANTINE_TABLE.to_owned())
+            .or_default()
+            .push(part);
+    }
+
+    let submissions: Vec<String> = submissions.into_iter().collect();
+    let degraded = entry.files.iter().any(|f| f.status != FileStatus::Loaded);
+    let rejects = Tally::Rejects {
+        records: stats
+            .tables
+            .values()
+            .map(sendlake_transform::TableStats::quarantined_total)
+            .sum(),
+        fields: stats.field_rejects.values().sum(),
+        files: totals.files_quarantined.values().sum(),
+    };
+    let mut metadata = serde_json::Map::new();
+    metadata.insert("submissions".into(), serde_json::json!(submissions));
+    let mut groups = Vec::new();
+    let mut tables = conformer.table_names();
+    tables.push(QUARANTINE_TABLE.to_owned());
+    for table in tables {
+        let parts = staged.parts.remove(&table).unwrap_or_default();
+        let counts = stats.tables.remove(&table).unwrap_or_default();
+        let is_quarantine = table == QUARANTINE_TABLE;
+        let (column, values) = if is_quarantine {
+            ("source_file", names.clone())
+        } else {
+            ("submission_id", submissions.clone())
+        };
+        let mode = (!values.is_empty() || !parts.is_empty()).then(|| {
+            WriteMode::ReplaceWhere(vec![
+                ("source".into(), vec![s.name.clone()]),
+                (column.into(), values),
+            ])
+        });
+        let tally = if is_quarantine {
+            rejects
+        } else {
+            Tally::Rows {
+                read: counts.read,
+                loaded: counts.loaded,
+                quarantined: counts.quarantined_total(),
+                deleted: 0,
+                superseded: 0,
+            }
+        };
+        groups.push(vec![Unit {
+            expect: Expect {
+                label: format!("{}/{table}", s.name),
+                tally,
+            },
+            table,
+            parts,
+            mode,
+            metadata: metadata.clone(),
+            cursor: None,
+            slot: Slot::Table(Box::new(counts)),
+        }]);
+    }
+    totals.field_rejects = stats.field_rejects;
+    totals.warnings = stats.warnings;
+    entry.submissions.clone_from(&submissions);
+    Ok(StagedSource {
+        entry,
+        groups,
+        checks,
+        totals,
+        delivered: !submissions.is_empty(),
+        degraded,
+    })
+}
+
+/// Writes synthetic returns into an empty folder when the source asks for them (demo builds;
+/// the pipeline check refuses `synthetic` in a production build). Returns whether it did.
+#[cfg(feature = "demo")]
+fn generate(s: &Sen2Plan) -> Result<bool, SourceFailed> {
+    let Some(syn) = &s.synthetic else {
+        return Ok(false);
+    };
+    let has_files = discover_files(&s.path, &s.pattern).is_ok_and(|f| !f.is_empty());
+    if has_files {
+        return Ok(false);
+    }
+    let cfg = sendlake_sim::Sen2SimConfig {
+        las: syn.las,
+        persons_per_la: syn.persons_per_la,
+        seed: syn.seed,
+        census_year: syn.census_year,
+        ..sendlake_sim::Sen2SimConfig::default()
+    };
+    info!(source = %s.name, folder = %s.path.display(), las = syn.las, persons_per_la = syn.persons_per_la, "Generating synthetic SEN2 returns.");
+    sendlake_sim::write_sen2_returns(&cfg, &s.path)
+        .map_err(|e| SourceFailed::environment(format!("generating synthetic returns: {e}")))?;
+    Ok(true)
+}
+
+#[cfg(not(feature = "demo"))]
+fn generate(s: &Sen2Plan) -> Result<bool, SourceFailed> {
+    match &s.synthetic {
+        None => Ok(false),
+        Some(_) => Err(SourceFailed::configuration(crate::config::NO_DEMO)),
+    }
+}
 
 /// Reads and hashes at once, so a file is read once and the manifest can prove what was read.
 struct HashingReader<R> {
@@ -49,10 +287,10 @@ fn file_reason(kind: Sen2FileErrorKind) -> &'static str {
     }
 }
 
-/// Staged parts of the run, per table.
+/// Staged parts of a source, per table.
 #[derive(Default)]
-pub(crate) struct Staged {
-    pub(crate) parts: BTreeMap<String, Vec<StagedPart>>,
+struct Staged {
+    parts: BTreeMap<String, Vec<StagedPart>>,
 }
 
 /// Writers for one file: dropped (aborted) if the file turns out bad.
@@ -102,7 +340,7 @@ impl FileWriters<'_> {
 /// Loads the files of one source. Files of different submissions run in parallel, one worker
 /// per core; files of the same submission run in order on one worker, so a person repeated in a
 /// later file of the same submission is still found. Results come back in file order.
-pub(crate) fn load_files<'a>(
+fn load_files<'a>(
     files: &'a [std::path::PathBuf],
     names: &'a [String],
     staged: &mut Staged,
@@ -174,16 +412,16 @@ fn submission_hint(path: &Path, la_codes: &CodeList) -> Option<String> {
 }
 
 /// Everything needed to load one file.
-pub(crate) struct FileRun<'a> {
-    pub(crate) source: &'a str,
-    pub(crate) file_name: &'a str,
-    pub(crate) path: &'a Path,
-    pub(crate) run_id: &'a str,
-    pub(crate) started: DateTime<Utc>,
-    pub(crate) conformer: &'a Sen2Conformer,
-    pub(crate) staging: &'a StagingArea,
-    pub(crate) registry: &'a SchemaRegistry,
-    pub(crate) progress: Arc<dyn Progress>,
+struct FileRun<'a> {
+    source: &'a str,
+    file_name: &'a str,
+    path: &'a Path,
+    run_id: &'a str,
+    started: DateTime<Utc>,
+    conformer: &'a Sen2Conformer,
+    staging: &'a StagingArea,
+    registry: &'a SchemaRegistry,
+    progress: Arc<dyn Progress>,
 }
 
 impl FileRun<'_> {
@@ -192,7 +430,7 @@ impl FileRun<'_> {
             file: self.file_name.to_owned(),
             bytes: 0,
             sha256: String::new(),
-            status: "quarantined".into(),
+            status: FileStatus::Quarantined,
             submission_id: None,
             error: None,
             persons_read: 0,
@@ -227,7 +465,7 @@ impl FileRun<'_> {
         entry.bytes = hashing.bytes;
         entry.sha256 = hex::encode(hashing.hasher.finalize());
         match result {
-            Ok(()) => entry.status = "loaded".into(),
+            Ok(()) => entry.status = FileStatus::Loaded,
             Err(err) => {
                 entry.stats = FileStats::default();
                 entry.error = Some(err);

@@ -9,7 +9,8 @@ use sendlake_load::{Lake, StagingArea};
 use sendlake_schema::SchemaRegistry;
 use sendlake_transform::PseudonymisationKey;
 
-use super::{RecordEnv, StreamLoad};
+use super::RunContext;
+use super::stream::StreamLoad;
 use crate::sources::SourceDef;
 
 /// Maps `records` through stream `stream` of `def` exactly as a run would, staging to a
@@ -29,19 +30,19 @@ pub async fn dry_run(
     let lake = Lake::open(&staging.path().join("lake").display().to_string())
         .map_err(|e| e.to_string())?;
     let no_env = |_: &str| None;
-    let env = RecordEnv {
+    let scope = crate::manifest::RunScope::default();
+    let cx = RunContext {
+        run_id: "dry-run",
+        started: Utc::now(),
         lake: &lake,
         registry: &registry,
         key: Arc::new(PseudonymisationKey::demo()),
         staging: &staging,
-        run_id: "dry-run",
-        started: Utc::now(),
         batch_rows: 4096,
+        scope: &scope,
         env: &no_env,
         sim_url: None,
-        progress: Arc::new(crate::run::NoProgress),
-        crash_after_commits: None,
-        since: None,
+        progress: Arc::new(crate::progress::NoProgress),
     };
     let (mapping, typed_json, deletes) = match def {
         SourceDef::Rest(s) => s
@@ -61,16 +62,16 @@ pub async fn dry_run(
             .map(|t| (&t.mapping, false, None)),
     }
     .ok_or_else(|| format!("source {} has no stream {stream}", def.name()))?;
-    let mut load = StreamLoad::new(&env, def.name(), stream, mapping, typed_json)
+    let mut load = StreamLoad::new(&cx, def.name(), stream, mapping, typed_json)
         .await
-        .map_err(|e| e.0)?;
+        .map_err(|e| e.reason)?;
     load.deletes_flag = deletes;
     for item in records {
         match item {
-            Ok(r) => load.record(r).map_err(|e| e.0)?,
+            Ok(r) => load.record(r).map_err(|e| e.reason)?,
             Err(e) => load.reader_error(&e),
         }
     }
-    let staged = load.finish().map_err(|e| e.0)?;
-    Ok(staged.entry.records)
+    let staged = load.finish().map_err(|e| e.reason)?;
+    Ok(staged.into_records())
 }
