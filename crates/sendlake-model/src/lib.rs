@@ -36,7 +36,7 @@ pub use checks::{CheckDef, CheckResult, CheckStatus, Severity};
 pub use error::{ModelError, ProjectError, Result};
 pub use export::export_sql;
 pub use project::{Geography, ModelDef, ModelProject, TargetRow};
-pub use reference::{academic_year_start, census_day, dim_date, financial_year_start};
+pub use reference::dim_date;
 pub use runner::{BuildContext, ModelOutcome, ModelReport, ModelStatus, build};
 pub use suppress::{
     AreaTree, Related, SuppressError, SuppressionStats, suppress, suppress_related,

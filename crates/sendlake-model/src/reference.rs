@@ -11,6 +11,9 @@ use deltalake::arrow::array::{
     ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array, RecordBatch, StringArray,
 };
 use deltalake::arrow::datatypes::{DataType, Field, Schema};
+use sendlake_calendar::{
+    academic_year_label, academic_year_start, census_day, financial_year_start, month_end,
+};
 use sendlake_schema::SchemaRegistry;
 
 use crate::project::{Geography, TargetRow};
@@ -24,11 +27,6 @@ pub(crate) fn date32(d: NaiveDate) -> i32 {
 /// A Date32 back to a date.
 pub(crate) fn from_date32(days: i32) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(1970, 1, 1)?.checked_add_signed(Duration::days(i64::from(days)))
-}
-
-/// SEN2 census day: the third Thursday of January (send-domain.md §1.1).
-pub fn census_day(year: i32) -> Option<NaiveDate> {
-    NaiveDate::from_weekday_of_month_opt(year, 1, Weekday::Thu, 3)
 }
 
 fn utf8(name: &str, nullable: bool) -> Field {
@@ -339,35 +337,6 @@ pub(crate) fn targets(rows: &[TargetRow]) -> Result<RecordBatch, String> {
     )
 }
 
-/// The academic year (September–August) a date falls in, by its starting calendar year.
-pub fn academic_year_start(d: NaiveDate) -> i32 {
-    if d.month() >= 9 {
-        d.year()
-    } else {
-        d.year() - 1
-    }
-}
-
-/// The financial year (April–March) a date falls in, by its starting calendar year.
-pub fn financial_year_start(d: NaiveDate) -> i32 {
-    if d.month() >= 4 {
-        d.year()
-    } else {
-        d.year() - 1
-    }
-}
-
-fn last_day_of_month(d: NaiveDate) -> NaiveDate {
-    let (y, m) = if d.month() == 12 {
-        (d.year() + 1, 1)
-    } else {
-        (d.year(), d.month() + 1)
-    };
-    NaiveDate::from_ymd_opt(y, m, 1)
-        .and_then(|n| n.pred_opt())
-        .unwrap_or(d)
-}
-
 /// `dim_date`: one row per day from 1 September of the academic year holding `first` to
 /// 31 August of the academic year holding `last`, so every academic, financial and calendar
 /// year the data touches is whole at its ends where it matters most to reports (a school year).
@@ -429,8 +398,8 @@ pub fn dim_date(first: NaiveDate, last: NaiveDate) -> Result<RecordBatch, String
         texts(&|d| d.format("%B").to_string()),
         i32s(&|d| d.year() * 100 + i32::try_from(d.month()).unwrap_or(0)),
         dates(&|d| d.with_day(1).unwrap_or(*d)),
-        dates(&|d| last_day_of_month(*d)),
-        bools(&|d| last_day_of_month(*d) == *d),
+        dates(&|d| month_end(*d)),
+        bools(&|d| month_end(*d) == *d),
         i32s(&|d| i32::try_from(d.day()).unwrap_or(0)),
         i32s(&|d| i32::try_from(d.weekday().number_from_monday()).unwrap_or(0)),
         texts(&|d| d.format("%A").to_string()),
@@ -440,10 +409,7 @@ pub fn dim_date(first: NaiveDate, last: NaiveDate) -> Result<RecordBatch, String
         i32s(&|d| d.iso_week().year() * 100 + i32::try_from(d.iso_week().week()).unwrap_or(0)),
         dates(&|d| *d - Duration::days(i64::from(d.weekday().num_days_from_monday()))),
         i32s(&|d| academic_year_start(*d)),
-        texts(&|d| {
-            let y = academic_year_start(*d);
-            format!("{y}/{:02}", (y + 1) % 100)
-        }),
+        texts(&|d| academic_year_label(academic_year_start(*d))),
         i32s(&|d| financial_year_start(*d)),
         texts(&|d| {
             let y = financial_year_start(*d);

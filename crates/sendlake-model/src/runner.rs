@@ -490,7 +490,7 @@ pub(crate) async fn date_range(
                 for i in 0..years.len() {
                     if let Some(d) = years
                         .is_valid(i)
-                        .then(|| reference::census_day(years.value(i)))
+                        .then(|| sendlake_calendar::census_day(years.value(i)))
                         .flatten()
                     {
                         let d = d.clamp(lower, upper);

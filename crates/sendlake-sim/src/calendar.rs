@@ -1,18 +1,16 @@
-//! Dates: census day, the activity period, ages and school years.
+//! Dates: census day, the activity period and school years. The calendar arithmetic itself
+//! (census day, academic years, ages) is `sendlake_calendar`'s; this module adds what the
+//! generator needs on top of it.
 
-use chrono::{Datelike, NaiveDate, TimeDelta, Weekday};
+use chrono::{NaiveDate, TimeDelta};
 use rand::Rng;
+use sendlake_calendar::{academic_year_start, census_day};
 
-/// Census (survey) day: the 3rd Thursday of January of `year`.
-///
-/// Returns `NaiveDate::default()` (1970-01-01) only for years chrono cannot represent.
-///
-/// ```
-/// use chrono::NaiveDate;
-/// assert_eq!(sendlake_sim::census_date(2026), NaiveDate::from_ymd_opt(2026, 1, 15).unwrap());
-/// ```
-pub fn census_date(year: i32) -> NaiveDate {
-    NaiveDate::from_weekday_of_month_opt(year, 1, Weekday::Thu, 3).unwrap_or_default()
+/// Census (survey) day of `year` ([`census_day`]), or `NaiveDate::default()` (1970-01-01) for
+/// years chrono cannot represent. Callers pass validated years (see `config::CENSUS_YEARS`), so
+/// the fallback is unreachable.
+pub(crate) fn census_date(year: i32) -> NaiveDate {
+    census_day(year).unwrap_or_default()
 }
 
 /// `year-month-day`, or 1970-01-01 if invalid. Callers pass validated years (see
@@ -41,22 +39,10 @@ pub(crate) fn days_between(a: NaiveDate, b: NaiveDate) -> i64 {
     (b - a).num_days()
 }
 
-/// Age in completed years on `on`.
-pub(crate) fn age_on(birth: NaiveDate, on: NaiveDate) -> i32 {
-    let mut age = on.year() - birth.year();
-    if (on.month(), on.day()) < (birth.month(), birth.day()) {
-        age -= 1;
-    }
-    age
-}
-
-/// The calendar year a child born on `birth` starts Reception (aged 4 on 31 August).
+/// The calendar year a child born on `birth` starts Reception (aged 4 on 31 August): the
+/// September five years after the start of the academic year of their birth.
 pub(crate) fn reception_year(birth: NaiveDate) -> i32 {
-    if birth.month() >= 9 {
-        birth.year() + 5
-    } else {
-        birth.year() + 4
-    }
+    academic_year_start(birth) + 5
 }
 
 /// The time frame of one return.
@@ -94,19 +80,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn census_days_match_dfe_calendar() {
-        assert_eq!(census_date(2024), ymd(2024, 1, 18));
-        assert_eq!(census_date(2025), ymd(2025, 1, 16));
-        assert_eq!(census_date(2026), ymd(2026, 1, 15));
-        assert_eq!(census_date(2027), ymd(2027, 1, 21));
-    }
-
-    #[test]
-    fn ages_and_year_groups() {
-        let census = ymd(2026, 1, 15);
-        assert_eq!(age_on(ymd(2010, 1, 15), census), 16);
-        assert_eq!(age_on(ymd(2010, 1, 16), census), 15);
+    fn census_day_and_year_groups() {
         let p = Period::new(2026);
+        assert_eq!(p.census, ymd(2026, 1, 15));
         // Born 1 Sep 2014: youngest in the year that started Reception in Sept 2019 → Year 6.
         assert_eq!(p.year_group(ymd(2014, 9, 1)), 6);
         // Born 31 Aug 2015: also Reception in Sept 2019 → Year 6.

@@ -15,8 +15,9 @@
 use chrono::{Datelike, NaiveDate};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use sendlake_calendar::age_on;
 
-use crate::calendar::{Period, age_on, date_between, reception_year, shift, ymd};
+use crate::calendar::{Period, date_between, reception_year, shift, ymd};
 use crate::config::{Sen2Format, Sen2SimConfig};
 use crate::ids::{MOVED_IN_MAX_INDEX, UpnKind, make_uln, make_upn};
 use crate::model::{ActivePlan, Assessment, NamedPlan, Person, Placement, Request, Setting};

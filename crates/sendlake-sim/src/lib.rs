@@ -18,8 +18,8 @@
 //! (`xml.rs`) serialises that person and forgets it, so memory does not grow with
 //! `persons_per_la`. Identifiers (`ids.rs`) are built so UPNs and ULNs are unique across all
 //! files of a run without remembering them; [`upn_check_letter`] and [`uln_check_digit`] are
-//! the check algorithms they use. [`census_date`] gives census day (3rd Thursday of
-//! January); the activity period is the previous calendar year.
+//! the check algorithms they use. Census day (3rd Thursday of January) comes from
+//! [`sendlake_calendar::census_day`]; the activity period is the previous calendar year.
 //!
 //! Every file is valid against the SEN2 XSD of its format (the third-party 2024 XSD, or
 //! `schemas/sen2/SEN2_schema_2026_sendlake.xsd`) and against the pipeline's semantic rules,
@@ -75,7 +75,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-pub use calendar::census_date;
+use crate::calendar::census_date;
+
 pub use config::{CENSUS_YEARS, MAX_PERSONS_PER_LA, Sen2Format, Sen2SimConfig};
 pub use defects::{DefectConfig, DefectCounts, DefectKind, DefectOutcome};
 pub use error::SimError;

@@ -48,11 +48,6 @@ impl HeaderInfo {
     }
 }
 
-/// The third Thursday of January: SEN2 census day.
-pub fn census_day(year: i32) -> Option<NaiveDate> {
-    NaiveDate::from_weekday_of_month_opt(year, 1, chrono::Weekday::Thu, 3)
-}
-
 /// Reads the submission out of a `Header` element.
 ///
 /// # Errors
@@ -79,7 +74,7 @@ pub fn read_header(header: &RawElement, la_codes: &CodeList) -> Result<HeaderInf
         .or_else(|| reference.map(|d| d.year()))
         .ok_or("Header/CollectionDetails has no valid Year or ReferenceDate")?;
     let census_date = reference
-        .or_else(|| census_day(year))
+        .or_else(|| sendlake_calendar::census_day(year))
         .ok_or("no census date")?;
     Ok(HeaderInfo {
         la_code: lea.to_owned(),
@@ -144,14 +139,6 @@ pub fn parse_bool(s: &str) -> Option<bool> {
 fn days_since_epoch(d: NaiveDate) -> i32 {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
     i32::try_from((d - epoch).num_days()).unwrap_or(i32::MIN)
-}
-
-fn age_on(birth: NaiveDate, on: NaiveDate) -> i32 {
-    let mut age = on.year() - birth.year();
-    if (on.month(), on.day()) < (birth.month(), birth.day()) {
-        age -= 1;
-    }
-    age
 }
 
 /// One problem found in an element.

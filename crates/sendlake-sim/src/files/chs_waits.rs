@@ -78,11 +78,7 @@ fn provider(la: u16, la_name: &str) -> (String, String, &'static str, &'static s
 
 /// The last day of month `m` months after October 2025.
 fn month_end(m: u32) -> NaiveDate {
-    let first = ymd(2025 + ((9 + m) / 12) as i32, (9 + m) % 12 + 1, 1);
-    let next = first
-        .checked_add_months(chrono::Months::new(1))
-        .unwrap_or(first);
-    next.pred_opt().unwrap_or(first)
+    sendlake_calendar::month_end(ymd(2025 + ((9 + m) / 12) as i32, (9 + m) % 12 + 1, 1))
 }
 
 /// A community health services waiting-list SitRep for children and young people, October

@@ -14,7 +14,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value, json};
 
-use crate::calendar::{date_between, shift};
+use crate::calendar::{census_date, date_between, shift};
 use crate::config::Sen2SimConfig;
 use crate::generate::LaGenerator;
 use crate::model::{Person, Setting};
@@ -115,7 +115,7 @@ pub(crate) fn build(cfg: &Sen2SimConfig) -> World {
         children: Vec::new(),
         council: Vec::new(),
         referrals: Vec::new(),
-        census: crate::census_date(cfg.census_year),
+        census: census_date(cfg.census_year),
     };
     for (la_index, la_code) in la_codes(cfg.las, cfg.first_la).into_iter().enumerate() {
         let generator = LaGenerator::new(cfg, la_code, la_index);

@@ -3,6 +3,7 @@
 //! broken distribution.
 
 use chrono::{Datelike, NaiveDate};
+use sendlake_calendar::age_on;
 use sendlake_sim::{Sen2Format, Sen2SimConfig};
 
 use crate::support::{Node, generate, parse};
@@ -38,19 +39,11 @@ struct Tally {
     extended_ethnicity: f64,
 }
 
-fn age(birth: NaiveDate, on: NaiveDate) -> i32 {
-    let mut a = on.year() - birth.year();
-    if (on.month(), on.day()) < (birth.month(), birth.day()) {
-        a -= 1;
-    }
-    a
-}
-
 fn tally_person(t: &mut Tally, p: &Node, census: NaiveDate) {
     let period_start = NaiveDate::from_ymd_opt(census.year() - 1, 1, 1).unwrap();
     let period_end = NaiveDate::from_ymd_opt(census.year() - 1, 12, 31).unwrap();
     t.persons += 1.0;
-    let a = age(p.date_of("PersonBirthDate").unwrap(), census);
+    let a = age_on(p.date_of("PersonBirthDate").unwrap(), census);
     if p.text_of("Sex") == Some("M") {
         t.male += 1.0;
     }

@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{Datelike, NaiveDate};
+use sendlake_calendar::age_on;
 use sendlake_sim::{Sen2Format, Sen2SimConfig};
 
 use crate::support::{Node, Sen2File, generate, parse, parse_str};
@@ -95,14 +96,6 @@ fn uln_ok(uln: &str) -> Result<(), String> {
         return Err(format!("ULN {uln} check digit wrong"));
     }
     Ok(())
-}
-
-fn age(birth: NaiveDate, on: NaiveDate) -> i32 {
-    let mut a = on.year() - birth.year();
-    if (on.month(), on.day()) < (birth.month(), birth.day()) {
-        a -= 1;
-    }
-    a
 }
 
 fn postcode_ok(pc: &str) -> bool {
@@ -286,7 +279,7 @@ fn check_person(
     check_codes(person, expect, census, p);
     let period_start = NaiveDate::from_ymd_opt(census.year() - 1, 1, 1).unwrap();
     let birth = person.date_of("PersonBirthDate").unwrap();
-    let years = age(birth, census);
+    let years = age_on(birth, census);
     if !(0..=25).contains(&years) {
         p.push(format!("age {years} out of range"));
     }

@@ -7,11 +7,12 @@ use std::borrow::Cow;
 use rustc_hash::FxHashSet;
 
 use chrono::{Datelike, NaiveDate};
+use sendlake_calendar::age_on;
 use sendlake_extract::RawElement;
 use sendlake_schema::{ColumnDef, ColumnType, Derive, Severity};
 
 use super::{
-    Codes, Ctx, FileRefs, Leaves, Node, Problem, age_on, days_since_epoch, format_i32, itoa_buf,
+    Codes, Ctx, FileRefs, Leaves, Node, Problem, days_since_epoch, format_i32, itoa_buf,
     parse_bool, parse_date,
 };
 use crate::identifiers::postcode_district;

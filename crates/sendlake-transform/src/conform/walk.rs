@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_schema::ArrowError;
+use sendlake_calendar::age_on;
 use sendlake_extract::{RawElement, RawPerson};
 use sendlake_schema::Severity;
 
@@ -14,7 +15,7 @@ use super::rules::{column_value, element_rules, sibling_rules};
 use super::verdicts::Verdicts;
 use super::{
     Ctx, FileRefs, Leaves, Lineage, PERSON_KEY_FIELDS, Problem, QUARANTINE_TABLE, Sen2Conformer,
-    SubmissionContext, age_on, format_i32, itoa_buf, parse_date,
+    SubmissionContext, format_i32, itoa_buf, parse_date,
 };
 use crate::ConformError;
 use crate::identifiers::{UlnError, UpnError, UpnKind, check_uln, check_upn};

@@ -97,7 +97,7 @@ fn academic(start: i32) -> (&'static str, String, String) {
     (
         "AY",
         format!("{start}/{}", start + 1),
-        format!("{start}/{:02}", (start + 1) % 100),
+        sendlake_calendar::academic_year_label(start),
     )
 }
 
