@@ -3,6 +3,32 @@
 //! `time_identifier` "Academic year", `time_period` `202425`), so records read like the
 //! DfE's own CSV downloads whichever way the data was fetched.
 
+/// Every field a record always has. Filter columns add `filter_<column>` fields on top, which
+/// must not clash with these (checked when metadata is resolved).
+pub const FIXED_FIELDS: [&str; 21] = [
+    "data_set_id",
+    "data_set_title",
+    "data_set_version",
+    "time_period",
+    "time_identifier",
+    "time_period_code",
+    "geographic_level",
+    "geographic_level_code",
+    "location_code",
+    "location_name",
+    "country_code",
+    "region_code",
+    "la_code",
+    "new_la_code",
+    "filter_key",
+    "filters",
+    "indicator",
+    "indicator_label",
+    "unit",
+    "value",
+    "status",
+];
+
 /// Every geographic level code the API defines, with its label.
 const LEVELS: [(&str, &str); 19] = [
     ("EDA", "English devolved area"),

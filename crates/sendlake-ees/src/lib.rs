@@ -53,9 +53,9 @@ mod record;
 mod source;
 mod version;
 
+pub use codes::FIXED_FIELDS;
 pub use config::{EesConfig, EesDataSetConfig, EesTimePeriods, MAX_PAGE_SIZE};
 pub use error::{EesError, EesErrorKind, EesReason};
-pub use record::FIXED_FIELDS;
 pub use source::EesSource;
 // The DfE's open data conventions live with the file readers, which share them.
 pub use sendlake_extract::records::{CellValue, Symbol, filter_key};

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::codes;
+use crate::codes::FIXED_FIELDS;
 use crate::config::{EesDataSetConfig, TimePeriodRef};
-use crate::record::FIXED_FIELDS;
 
 /// `GET /v1/data-sets/{dataSetId}`.
 #[derive(Debug, Deserialize)]

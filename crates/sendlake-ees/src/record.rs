@@ -11,32 +11,6 @@ use crate::codes;
 use crate::error::{EesError, EesReason};
 use crate::meta::{LocationInfo, Resolved};
 
-/// Every field a record always has. Filter columns add `filter_<column>` fields on top, which
-/// must not clash with these (checked when metadata is resolved).
-pub const FIXED_FIELDS: [&str; 21] = [
-    "data_set_id",
-    "data_set_title",
-    "data_set_version",
-    "time_period",
-    "time_identifier",
-    "time_period_code",
-    "geographic_level",
-    "geographic_level_code",
-    "location_code",
-    "location_name",
-    "country_code",
-    "region_code",
-    "la_code",
-    "new_la_code",
-    "filter_key",
-    "filters",
-    "indicator",
-    "indicator_label",
-    "unit",
-    "value",
-    "status",
-];
-
 /// A result row as the OpenAPI's `DataSetQueryResultViewModel` describes it.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -286,6 +260,7 @@ fn not_a_value(indicator: &str, value: &Value, row: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codes::FIXED_FIELDS;
     use crate::config::EesDataSetConfig;
     use crate::error::EesErrorKind;
     use crate::meta::{Meta, resolve};

@@ -8,7 +8,7 @@ use deltalake::{DeltaTable, ensure_table_uri};
 use crate::error::{ModelError, Result};
 use crate::graph::order;
 use crate::reference;
-use crate::runner::{BuildContext, Prepared, date_range, prepare, table_def};
+use crate::session::{BuildContext, Prepared, date_range, prepare, table_def};
 use crate::targets::{PERIOD_COMPLETE, with_targets};
 
 /// Writes what another SQL engine needs to run the same models over the same data, for the

@@ -8,7 +8,7 @@ use deltalake::datafusion::prelude::SessionContext;
 use sendlake_schema::Zone;
 
 use crate::error::{ModelError, Result};
-use crate::runner::BuildContext;
+use crate::session::BuildContext;
 
 /// Tables a SQL text reads (CTE names excluded).
 fn references(ctx: &SessionContext, sql: &str) -> std::result::Result<Vec<String>, String> {

@@ -26,18 +26,23 @@ mod error;
 mod export;
 mod graph;
 mod keys;
+mod outcome;
 pub mod project;
+mod publish;
 mod reference;
 mod runner;
+mod session;
 pub mod suppress;
 mod targets;
 
 pub use checks::{CheckDef, CheckResult, CheckStatus, Severity};
 pub use error::{ModelError, ProjectError, Result};
 pub use export::export_sql;
+pub use outcome::{ModelOutcome, ModelReport, ModelStatus};
 pub use project::{Geography, ModelDef, ModelProject, TargetRow};
 pub use reference::dim_date;
-pub use runner::{BuildContext, ModelOutcome, ModelReport, ModelStatus, build};
+pub use runner::build;
+pub use session::BuildContext;
 pub use suppress::{
     AreaTree, Related, SuppressError, SuppressionStats, suppress, suppress_related,
 };

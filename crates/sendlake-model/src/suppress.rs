@@ -129,8 +129,10 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, PrimitiveArray, RecordBatch};
 use arrow_buffer::NullBuffer;
-use arrow_schema::{ArrowError, DataType};
+use arrow_schema::ArrowError;
 use sendlake_schema::{SuppressionDef, SuppressionPolicy};
+
+pub use crate::error::SuppressError;
 
 /// The EES symbol for a cell suppressed to protect individuals.
 const CONFIDENTIAL: &str = "c";
@@ -150,99 +152,6 @@ pub struct SuppressionStats {
     pub rows_exempt: u64,
     /// Shown counts changed by rounding.
     pub counts_rounded: u64,
-}
-
-/// A declaration that does not fit the batch, naming the table and the column.
-#[derive(Debug, thiserror::Error)]
-pub enum SuppressError {
-    /// A column named by the declaration is not in the batch.
-    #[error("{table}: suppression column `{column}` is missing")]
-    MissingColumn {
-        /// The table being suppressed.
-        table: String,
-        /// The missing column.
-        column: String,
-    },
-    /// A column named by the declaration has a type the rule cannot work with.
-    #[error("{table}: suppression column `{column}` is {found}, expected {expected}")]
-    WrongType {
-        /// The table being suppressed.
-        table: String,
-        /// The column.
-        column: String,
-        /// Its type in the batch.
-        found: DataType,
-        /// The types the rule accepts.
-        expected: &'static str,
-    },
-    /// A column is declared twice among counts, rates and derived: its cells and its status
-    /// column would be written by two rules.
-    #[error(
-        "{table}: suppression column `{column}` is declared more than once among counts, rates and derived"
-    )]
-    Duplicate {
-        /// The table being suppressed.
-        table: String,
-        /// The column.
-        column: String,
-    },
-    /// An additive total or part is not a declared count, so it could not be suppressed (it
-    /// has no status column) when its relation needs a second hidden cell.
-    #[error(
-        "{table}: suppression column `{column}` is in an additive relation but not among the counts"
-    )]
-    AdditiveNotCount {
-        /// The table being suppressed.
-        table: String,
-        /// The column.
-        column: String,
-    },
-    /// A partition's or a repeated relation's column is not a declared count.
-    #[error("{table}: suppression column `{column}` is in a {relation} but not among the counts")]
-    RelationNotCount {
-        /// The table being suppressed.
-        table: String,
-        /// The column.
-        column: String,
-        /// The kind of relation.
-        relation: &'static str,
-    },
-    /// A row names an area the geography does not place in the level above, so the nested
-    /// rollup it is a part of could not be protected.
-    #[error(
-        "{table}: the {level} `{code}` lies in no {above} of the geography (geography.toml), so its rows cannot be protected with that {above}'s"
-    )]
-    UnplacedArea {
-        /// The table being suppressed.
-        table: String,
-        /// The row's level.
-        level: String,
-        /// The row's area code.
-        code: String,
-        /// The level above.
-        above: String,
-    },
-    /// A count is declared shared with a table that was not suppressed before this one.
-    #[error(
-        "{table}: `{column}` is shared with `{other}`, which was not published before it this run, so the two cannot be kept consistent"
-    )]
-    SharedMissing {
-        /// The table being suppressed.
-        table: String,
-        /// The shared count.
-        column: String,
-        /// The table it is shared with.
-        other: String,
-    },
-    /// Arrow refused the output batch (a bug here rather than in the data).
-    #[error("{table}: building the suppressed batch: {source}")]
-    Arrow {
-        /// The table being suppressed.
-        table: String,
-        /// Arrow's error.
-        #[source]
-        source: ArrowError,
-    },
 }
 
 /// Applies the suppression declared by `def`, with the thresholds of `policy`, to the whole of

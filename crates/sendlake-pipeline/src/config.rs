@@ -5,10 +5,11 @@
 //! `deny_unknown_fields`), [`PipelineFile::check`] resolves paths and reports every semantic
 //! problem at once, each naming the file and the key. The runner never re-checks.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+pub use crate::error::{ConfigErrors, ConfigProblem};
 
 /// Default environment variable holding the pseudonymisation key.
 pub const DEFAULT_KEY_ENV: &str = "SENDLAKE_PSEUDONYMISATION_KEY";
@@ -279,49 +280,6 @@ pub struct SyntheticConfig {
     pub seed: u64,
     /// Census year.
     pub census_year: i32,
-}
-
-/// A problem in a pipeline file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigProblem {
-    /// The pipeline file.
-    pub file: PathBuf,
-    /// Dotted key path (`sources[0].path`), empty for the whole file.
-    pub key: String,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl fmt::Display for ConfigProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.key.is_empty() {
-            write!(f, "{}: {}", self.file.display(), self.message)
-        } else {
-            write!(
-                f,
-                "{}: key `{}`: {}",
-                self.file.display(),
-                self.key,
-                self.message
-            )
-        }
-    }
-}
-
-/// Every problem found in a pipeline file.
-#[derive(Debug, Clone, thiserror::Error)]
-pub struct ConfigErrors(pub Vec<ConfigProblem>);
-
-impl fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, p) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{p}")?;
-        }
-        Ok(())
-    }
 }
 
 /// A checked pipeline, ready to run.

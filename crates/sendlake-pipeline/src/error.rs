@@ -4,7 +4,8 @@
 //! for the environment, a partner for what it sent, nobody for a lock (wait, or unlock a dead
 //! run's), and the developers for an internal error. A partner's fault never stops a run: its
 //! source is marked stale in the manifest and the run goes on ([`crate::manifest::SourceEntry`]
-//! keeps the fault); the others can, as a [`RunError`] that keeps its cause.
+//! keeps the fault); the others can, as a [`RunError`] that keeps its cause. A pipeline or
+//! source file with problems is [`ConfigErrors`]: every problem, each naming file and key.
 
 use serde::{Deserialize, Serialize};
 
@@ -79,6 +80,49 @@ impl ExitStatus {
 impl From<ExitStatus> for std::process::ExitCode {
     fn from(s: ExitStatus) -> Self {
         std::process::ExitCode::from(u8::try_from(s.code()).unwrap_or(3))
+    }
+}
+
+/// A problem in a pipeline file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// The pipeline file.
+    pub file: std::path::PathBuf,
+    /// Dotted key path (`sources[0].path`), empty for the whole file.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(
+                f,
+                "{}: key `{}`: {}",
+                self.file.display(),
+                self.key,
+                self.message
+            )
+        }
+    }
+}
+
+/// Every problem found in a pipeline file.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigProblem>);
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
     }
 }
 

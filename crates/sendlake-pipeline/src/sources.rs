@@ -18,7 +18,7 @@ use sendlake_transform::PseudonymisationKey;
 use sendlake_transform::mapping::{MappingConfig, RecordMapper, StreamContext};
 use serde::Deserialize;
 
-use crate::config::ConfigProblem;
+use crate::error::ConfigProblem;
 
 /// A source file as written. `kind` picks the variant.
 #[derive(Debug, Clone, Deserialize)]

@@ -3,6 +3,7 @@
 
 use super::*;
 use arrow_array::{Float64Array, Int32Array, Int64Array, StringArray};
+use arrow_schema::DataType;
 use sendlake_schema::{AdditiveDef, DerivedDef, ExemptDef, PartitionDef, RateDef};
 
 const TABLE: &str = "kpi_timeliness";
