@@ -5,9 +5,10 @@
 //!
 //! * [`ModelProject`] is the models folder of a pipeline (`pipelines/models/`): one SQL file
 //!   per output table, `checks.toml` ([`CheckDef`]), `geography.toml` ([`Geography`]: district
-//!   → SEND locality → quadrant, and the dated NHS geography) and `targets.csv`
-//!   ([`TargetRow`]). Every output table is declared in `schemas/tables/` like any other, so
-//!   its columns are a contract.
+//!   → SEND locality → quadrant, and the dated NHS geography), `targets.csv`
+//!   ([`TargetRow`]) and `report.toml` ([`ReportConfig`]: the run report's charts and the
+//!   source each Power BI starter page shows). Every output table is declared in
+//!   `schemas/tables/` like any other, so its columns are a contract.
 //! * [`build`] runs the project in one DataFusion session ([`BuildContext`]): the restricted
 //!   Delta tables at their current versions and the reference tables (`ref_*`, [`dim_date`])
 //!   are registered, the models run in dependency order (worked out from their SQL), each
@@ -28,6 +29,7 @@ mod graph;
 mod keys;
 pub mod project;
 mod reference;
+pub mod report;
 mod runner;
 pub mod suppress;
 mod targets;
@@ -37,6 +39,7 @@ pub use error::{ModelError, ProjectError, Result};
 pub use export::export_sql;
 pub use project::{Geography, ModelDef, ModelProject, TargetRow};
 pub use reference::{academic_year_start, census_day, dim_date, financial_year_start};
+pub use report::{ChartDef, PowerBiDef, ReportConfig, SeriesDef};
 pub use runner::{BuildContext, ModelOutcome, ModelReport, ModelStatus, build};
 pub use suppress::{
     AreaTree, Related, SuppressError, SuppressionStats, suppress, suppress_related,
