@@ -419,6 +419,11 @@ fn check_geography(
     }
 }
 
+/// "`value`: expected one of a, b, c".
+pub(crate) fn one_of(value: &str, allowed: &[&str]) -> String {
+    format!("`{value}`: expected one of {}", allowed.join(", "))
+}
+
 fn read_targets(
     path: &Path,
     registry: &SchemaRegistry,
@@ -458,22 +463,14 @@ fn read_targets(
                     problems.push(ProjectError::new(
                         path,
                         key("geography_level"),
-                        format!(
-                            "`{}`: expected one of {}",
-                            r.geography_level,
-                            GEOGRAPHY_LEVELS.join(", ")
-                        ),
+                        one_of(&r.geography_level, &GEOGRAPHY_LEVELS),
                     ));
                 }
                 if !PERIOD_TYPES.contains(&r.period_type.as_str()) {
                     problems.push(ProjectError::new(
                         path,
                         key("period_type"),
-                        format!(
-                            "`{}`: expected one of {}",
-                            r.period_type,
-                            PERIOD_TYPES.join(", ")
-                        ),
+                        one_of(&r.period_type, &PERIOD_TYPES),
                     ));
                 }
                 if r.amber_within < 0.0 {

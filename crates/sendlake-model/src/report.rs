@@ -12,7 +12,7 @@ use std::path::Path;
 use sendlake_schema::{ColumnType, SchemaRegistry, TableDef, Zone};
 
 use crate::error::ProjectError;
-use crate::project::{GEOGRAPHY_LEVELS, ModelDef, PERIOD_TYPES};
+use crate::project::{GEOGRAPHY_LEVELS, ModelDef, PERIOD_TYPES, one_of};
 
 /// The placeholder a chart title may hold: the LA code the chart is drawn for.
 pub const LA_PLACEHOLDER: &str = "{la}";
@@ -245,10 +245,6 @@ fn written_by_a_model(source: &str, models: &BTreeMap<String, ModelDef>) -> Resu
     }
 }
 
-fn one_of(value: &str, allowed: &[&str]) -> String {
-    format!("`{value}`: expected one of {}", allowed.join(", "))
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
@@ -278,8 +274,7 @@ mod tests {
     /// The problems, as (file name, key, message).
     fn problems(report: Option<&str>) -> Vec<(String, String, String)> {
         load_with(report)
-            .err()
-            .expect("the project should not load")
+            .expect_err("the project should not load")
             .into_iter()
             .map(|e| {
                 let file = e.file.file_name().unwrap().to_string_lossy().into_owned();
