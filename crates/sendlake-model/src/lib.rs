@@ -5,9 +5,10 @@
 //!
 //! * [`ModelProject`] is the models folder of a pipeline (`pipelines/models/`): one SQL file
 //!   per output table, `checks.toml` ([`CheckDef`]), `geography.toml` ([`Geography`]: district
-//!   → SEND locality → quadrant, and the dated NHS geography) and `targets.csv`
-//!   ([`TargetRow`]). Every output table is declared in `schemas/tables/` like any other, so
-//!   its columns are a contract.
+//!   → SEND locality → quadrant, and the dated NHS geography), `targets.csv`
+//!   ([`TargetRow`]) and `report.toml` ([`ReportConfig`]: the run report's charts and the
+//!   source each Power BI starter page shows). Every output table is declared in
+//!   `schemas/tables/` like any other, so its columns are a contract.
 //! * [`build`] runs the project in one DataFusion session ([`BuildContext`]): the restricted
 //!   Delta tables at their current versions and the reference tables (`ref_*`, [`dim_date`])
 //!   are registered, the models run in dependency order (worked out from their SQL), each
@@ -30,6 +31,7 @@ mod outcome;
 pub mod project;
 mod publish;
 mod reference;
+pub mod report;
 mod runner;
 mod session;
 pub mod suppress;
@@ -41,6 +43,7 @@ pub use export::export_sql;
 pub use outcome::{ModelOutcome, ModelReport, ModelStatus};
 pub use project::{Geography, ModelDef, ModelProject, TargetRow};
 pub use reference::dim_date;
+pub use report::{ChartDef, PowerBiDef, ReportConfig, SeriesDef};
 pub use runner::build;
 pub use session::BuildContext;
 pub use suppress::{

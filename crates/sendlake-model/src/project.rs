@@ -7,6 +7,7 @@
 //! | `checks.toml` | data-quality checks ([`CheckDef`]) |
 //! | `geography.toml` | districts, SEND localities, quadrants and the dated NHS health geography ([`Geography`]) |
 //! | `targets.csv` | KPI targets ([`TargetRow`]) |
+//! | `report.toml` | the run report's charts and the Power BI starter pages' sources ([`ReportConfig`]) |
 //!
 //! Locality and quadrant lookups and the ICB codes after April 2026 could not be confirmed
 //! from public sources, which is why they are configuration rather than code.
@@ -19,6 +20,7 @@ use sendlake_schema::{SchemaRegistry, Zone};
 
 use crate::checks::CheckDef;
 use crate::error::ProjectError;
+use crate::report::{ReportConfig, check_report};
 
 /// Tables the runner builds itself (not from SQL).
 pub const BUILT_IN: [&str; 2] = ["dim_date", "data_quality"];
@@ -47,6 +49,8 @@ pub struct ModelProject {
     pub geography: Geography,
     /// KPI targets.
     pub targets: Vec<TargetRow>,
+    /// What the run report charts and which source each Power BI starter page shows.
+    pub report: ReportConfig,
 }
 
 /// `geography.toml`.
@@ -280,6 +284,22 @@ impl ModelProject {
             &mut problems,
         );
         let targets = read_targets(&dir.join("targets.csv"), registry, &mut problems);
+        // Required, unlike the files above, where leaving a file out has a meaning of its own
+        // (no checks, no localities, no targets). Without this one the run report would have
+        // no charts and the Power BI starter report no pages, noticed only once published;
+        // an empty file says that on purpose.
+        let report_file = dir.join("report.toml");
+        let report = if report_file.exists() {
+            read_toml::<ReportConfig>(&report_file, &mut problems).unwrap_or_default()
+        } else {
+            problems.push(ProjectError::new(
+                &report_file,
+                None,
+                "missing: it names the run report's charts and the source of each Power BI starter page (docs/powerbi.md, \"report.toml\"); an empty file means none",
+            ));
+            ReportConfig::default()
+        };
+        check_report(&report, &report_file, registry, &models, &mut problems);
         if problems.is_empty() {
             Ok(Self {
                 dir: dir.to_owned(),
@@ -287,6 +307,7 @@ impl ModelProject {
                 checks,
                 geography,
                 targets,
+                report,
             })
         } else {
             Err(problems)
@@ -398,6 +419,11 @@ fn check_geography(
     }
 }
 
+/// "`value`: expected one of a, b, c".
+pub(crate) fn one_of(value: &str, allowed: &[&str]) -> String {
+    format!("`{value}`: expected one of {}", allowed.join(", "))
+}
+
 fn read_targets(
     path: &Path,
     registry: &SchemaRegistry,
@@ -437,22 +463,14 @@ fn read_targets(
                     problems.push(ProjectError::new(
                         path,
                         key("geography_level"),
-                        format!(
-                            "`{}`: expected one of {}",
-                            r.geography_level,
-                            GEOGRAPHY_LEVELS.join(", ")
-                        ),
+                        one_of(&r.geography_level, &GEOGRAPHY_LEVELS),
                     ));
                 }
                 if !PERIOD_TYPES.contains(&r.period_type.as_str()) {
                     problems.push(ProjectError::new(
                         path,
                         key("period_type"),
-                        format!(
-                            "`{}`: expected one of {}",
-                            r.period_type,
-                            PERIOD_TYPES.join(", ")
-                        ),
+                        one_of(&r.period_type, &PERIOD_TYPES),
                     ));
                 }
                 if r.amber_within < 0.0 {

@@ -607,6 +607,7 @@ impl PipelineFile {
             match &registry {
                 Ok(registry) => match sendlake_model::ModelProject::load(&dir, registry) {
                     Ok(project) => {
+                        file_problems.extend(crate::powerbi::page_source_problems(&project));
                         models = Some(ModelsPlan { project, policy: p });
                     }
                     Err(errs) => {

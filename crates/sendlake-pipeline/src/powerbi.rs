@@ -1,12 +1,13 @@
 //! Which tables and roles a pipeline's Power BI model holds: the tables its models build (and
 //! the built-in `dim_date` and `data_quality`), one role per SEND locality of its geography,
-//! and the lake it opens on.
+//! the lake it opens on, and the source each starter page shows (`report.toml`).
 
 use sendlake_powerbi::RoleLocality;
 pub use sendlake_powerbi::{SemanticModel, Written, write};
 use sendlake_schema::SchemaRegistry;
 
 use crate::PipelinePlan;
+use crate::config::ConfigProblem;
 
 /// The semantic model of `plan`'s model tables, opening on `lake` (default: the pipeline's
 /// store, made absolute, since Power BI resolves no relative folder).
@@ -85,5 +86,65 @@ pub fn semantic_model<'a>(
             })
             .collect(),
         lake_location,
+        page_sources: models.project.report.powerbi.page_sources.clone(),
     })
+}
+
+/// Problems with `report.toml`'s `[powerbi.page_sources]` that only the Power BI generator
+/// can see: a table it has no starter page on (the model project checks the rest).
+pub(crate) fn page_source_problems(project: &sendlake_model::ModelProject) -> Vec<ConfigProblem> {
+    let pages = sendlake_powerbi::report_page_tables();
+    project
+        .report
+        .powerbi
+        .page_sources
+        .keys()
+        .filter(|t| !pages.contains(&t.as_str()))
+        .map(|t| ConfigProblem {
+            file: project.dir.join("report.toml"),
+            key: format!("powerbi.page_sources.{t}"),
+            message: format!(
+                "the starter report has no page on `{t}`; pages: {}",
+                pages.join(", ")
+            ),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+
+    fn demo_project() -> sendlake_model::ModelProject {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines/models");
+        sendlake_model::ModelProject::load(&dir, &SchemaRegistry::embedded().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_demo_pages_show_the_sources_they_showed_as_constants() {
+        let mut project = demo_project();
+        // The sources the snapshot in sendlake-powerbi/tests/model.rs is generated with.
+        let expected: std::collections::BTreeMap<String, String> = [
+            ("kpi_timeliness", "sen2"),
+            ("kpi_caseload_need", "sen2"),
+            ("kpi_requests", "sen2"),
+            ("kpi_health_waits", "nhs_community"),
+        ]
+        .map(|(t, s)| (t.to_owned(), s.to_owned()))
+        .into();
+        assert_eq!(project.report.powerbi.page_sources, expected);
+        assert!(page_source_problems(&project).is_empty());
+
+        // A table the starter report has no page on is a problem in report.toml.
+        project
+            .report
+            .powerbi
+            .page_sources
+            .insert("kpi_family_feedback".into(), "family_feedback".into());
+        let problems = page_source_problems(&project);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].file.ends_with("report.toml"));
+        assert_eq!(problems[0].key, "powerbi.page_sources.kpi_family_feedback");
+    }
 }

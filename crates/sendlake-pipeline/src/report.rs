@@ -12,6 +12,7 @@ use arrow_array::types::{Date32Type, Float64Type, Int64Type};
 use arrow_array::{Array, RecordBatch};
 use minijinja::Environment;
 use sendlake_load::Lake;
+use sendlake_model::ChartDef;
 use sendlake_schema::Zone;
 use serde::Serialize;
 
@@ -21,23 +22,23 @@ const TEMPLATE: &str = include_str!("../templates/run-report.html");
 
 /// One line of a chart: a name, a colour and a value per period (None: not published or
 /// suppressed).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Series {
     /// Legend.
     pub name: String,
-    /// Stroke colour.
-    pub colour: &'static str,
+    /// Stroke colour, `#rrggbb` (written into the SVG as is; `report.toml` is checked for it).
+    pub colour: String,
     /// Values by period label, in order.
     pub points: Vec<(String, Option<f64>)>,
 }
 
 /// One chart.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Chart {
     /// Title.
     pub title: String,
     /// Unit shown on the axis (e.g. `%`).
-    pub unit: &'static str,
+    pub unit: String,
     /// Lines.
     pub series: Vec<Series>,
 }
@@ -178,65 +179,34 @@ fn table_rows(m: &Manifest) -> Vec<SourceRow> {
         .collect()
 }
 
-/// The KPI charts from the lake's published tables, for each of `las` (the partnership's
-/// own LAs, in `geography.toml`'s order) beside England. Missing tables give no chart.
-pub async fn kpi_charts(lake: &Lake, las: &[String]) -> Vec<Chart> {
-    let read = |t: &str| {
-        let uri = lake.table_uri(Zone::Published, t);
-        async move { sendlake_load::read_table(&uri).await.ok() }
-    };
-    // Each table is read once, whatever the number of LAs.
-    let timeliness = read("kpi_timeliness")
-        .await
-        .map(|b| kpi_rows(&b, "pc_plans_issued_within_20_weeks"));
-    let caseload = read("kpi_caseload_need")
-        .await
-        .map(|b| kpi_rows(&b, "caseload_total"));
+/// The KPI charts of `report.toml` (`defs`) from the lake's published tables, each drawn for
+/// every one of `las` (the partnership's own LAs, in `geography.toml`'s order). A missing
+/// table gives no chart, and a chart with no value at all is left out.
+pub async fn kpi_charts(lake: &Lake, defs: &[ChartDef], las: &[String]) -> Vec<Chart> {
+    // Each table is read once, whatever the number of LAs and charts.
+    let mut tables: BTreeMap<&str, Option<Vec<RecordBatch>>> = BTreeMap::new();
+    for def in defs {
+        if !tables.contains_key(def.table.as_str()) {
+            let uri = lake.table_uri(Zone::Published, &def.table);
+            let batches = sendlake_load::read_table(&uri).await.ok();
+            tables.insert(&def.table, batches);
+        }
+    }
+    let rows: Vec<Option<KpiRows>> = defs
+        .iter()
+        .map(|def| {
+            tables
+                .get(def.table.as_str())
+                .and_then(Option::as_ref)
+                .map(|b| kpi_rows(b, &def.value))
+        })
+        .collect();
     let mut charts = Vec::new();
     for la in las {
-        if let Some(rows) = &timeliness {
-            let series = |name: &str, colour, level: &str, code: &str, source: &str| Series {
-                name: name.to_owned(),
-                colour,
-                points: points(rows, "calendar_year", level, code, source),
-            };
-            charts.push(Chart {
-                title: format!("EHC plans issued within 20 weeks, LA {la}, by calendar year"),
-                unit: "%",
-                series: vec![
-                    series("SEN2 (local)", "#1d70b8", "la", la, "sen2"),
-                    series("Council system (local)", "#00703c", "la", la, "council_cms"),
-                    series(
-                        "DfE published, this LA",
-                        "#f47738",
-                        "la",
-                        la,
-                        "dfe_published",
-                    ),
-                    series(
-                        "DfE published, England",
-                        "#505a5f",
-                        "national",
-                        "E92000001",
-                        "dfe_published",
-                    ),
-                ],
-            });
-        }
-        if let Some(rows) = &caseload {
-            let mut local = points(rows, "month", "la", la, "council_cms");
-            // The last three years of month ends.
-            let keep = local.len().saturating_sub(36);
-            local.drain(..keep);
-            charts.push(Chart {
-                title: format!("EHC plans maintained at each month end, LA {la} (council system)"),
-                unit: "",
-                series: vec![Series {
-                    name: "Council system".into(),
-                    colour: "#1d70b8",
-                    points: local,
-                }],
-            });
+        for (def, rows) in defs.iter().zip(&rows) {
+            if let Some(rows) = rows {
+                charts.push(chart(def, rows, la));
+            }
         }
     }
     charts.retain(|c| {
@@ -245,6 +215,37 @@ pub async fn kpi_charts(lake: &Lake, las: &[String]) -> Vec<Chart> {
             .any(|s| s.points.iter().any(|(_, v)| v.is_some()))
     });
     charts
+}
+
+/// The chart `def` draws for `la` from its table's `rows`.
+fn chart(def: &ChartDef, rows: &KpiRows, la: &str) -> Chart {
+    let series = def
+        .series
+        .iter()
+        .map(|s| {
+            let mut points = points(
+                rows,
+                &def.period_type,
+                &s.geography_level,
+                s.code(la),
+                &s.source,
+            );
+            if let Some(n) = def.last_periods {
+                let keep = points.len().saturating_sub(n);
+                points.drain(..keep);
+            }
+            Series {
+                name: s.name.clone(),
+                colour: s.colour.clone(),
+                points,
+            }
+        })
+        .collect();
+    Chart {
+        title: def.title_for(la),
+        unit: def.unit.clone(),
+        series,
+    }
 }
 
 /// (period_type, geography_level, geography_code, source, period label) → value.
@@ -285,10 +286,11 @@ fn kpi_rows(batches: &[RecordBatch], value: &str) -> KpiRows {
             let Some(day) = start.value_as_date(i) else {
                 continue;
             };
-            let label = if pt.value(i) == "month" {
-                day.format("%Y-%m").to_string()
-            } else {
+            // A quarter is labelled by its first month, so its four periods stay apart.
+            let label = if pt.value(i) == "calendar_year" {
                 day.format("%Y").to_string()
+            } else {
+                day.format("%Y-%m").to_string()
             };
             let key = (
                 pt.value(i).to_owned(),
@@ -368,7 +370,7 @@ pub fn svg(chart: &Chart) -> String {
             left - 6.0,
             yy + 4.0,
             fmt_num(v),
-            chart.unit
+            esc(&chart.unit)
         ));
     }
     let step = labels.len().div_ceil(12).max(1);
@@ -411,7 +413,7 @@ pub fn svg(chart: &Chart) -> String {
                         esc(&series.name),
                         esc(l),
                         fmt_num(v),
-                        chart.unit
+                        esc(&chart.unit)
                     ));
                 }
                 None => flush(&mut run, &mut s),
@@ -520,4 +522,120 @@ pub fn render(manifest: &Manifest, charts: &[Chart]) -> Result<String, String> {
     env.get_template("run-report.html")
         .and_then(|t| t.render(ctx))
         .map_err(|e| format!("run report template: {e:#}"))
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+
+    /// Rows for two LAs, England and a region, from every source, by year and by month
+    /// (40 months, so the last-36 cut shows), with some values suppressed.
+    fn rows(period_type: &str) -> KpiRows {
+        let labels: Vec<String> = if period_type == "month" {
+            (0..40)
+                .map(|m| format!("{}-{:02}", 2023 + m / 12, m % 12 + 1))
+                .collect()
+        } else {
+            (2019..2027).map(|y| y.to_string()).collect()
+        };
+        let areas = [
+            ("la", "919"),
+            ("la", "920"),
+            ("national", "E92000001"),
+            ("region", "E12000006"),
+        ];
+        let mut out = KpiRows::new();
+        let mut n = 0.0;
+        for (level, code) in areas {
+            for source in ["sen2", "council_cms", "dfe_published", "nhs_community"] {
+                for label in &labels {
+                    n += 1.0;
+                    let value = (n % 7.0 != 0.0).then_some(n);
+                    let key = (period_type, level, code, source, label.as_str());
+                    let key = (
+                        key.0.into(),
+                        key.1.into(),
+                        key.2.into(),
+                        key.3.into(),
+                        key.4.into(),
+                    );
+                    out.insert(key, value);
+                }
+            }
+        }
+        out
+    }
+
+    /// The charts as `kpi_charts` drew them before they were configuration (its constants,
+    /// verbatim), for one LA.
+    fn before(timeliness: &KpiRows, caseload: &KpiRows, la: &str) -> Vec<Chart> {
+        let series = |name: &str, colour: &str, level: &str, code: &str, source: &str| Series {
+            name: name.to_owned(),
+            colour: colour.to_owned(),
+            points: points(timeliness, "calendar_year", level, code, source),
+        };
+        let mut local = points(caseload, "month", "la", la, "council_cms");
+        let keep = local.len().saturating_sub(36);
+        local.drain(..keep);
+        vec![
+            Chart {
+                title: format!("EHC plans issued within 20 weeks, LA {la}, by calendar year"),
+                unit: "%".into(),
+                series: vec![
+                    series("SEN2 (local)", "#1d70b8", "la", la, "sen2"),
+                    series("Council system (local)", "#00703c", "la", la, "council_cms"),
+                    series(
+                        "DfE published, this LA",
+                        "#f47738",
+                        "la",
+                        la,
+                        "dfe_published",
+                    ),
+                    series(
+                        "DfE published, England",
+                        "#505a5f",
+                        "national",
+                        "E92000001",
+                        "dfe_published",
+                    ),
+                ],
+            },
+            Chart {
+                title: format!("EHC plans maintained at each month end, LA {la} (council system)"),
+                unit: String::new(),
+                series: vec![Series {
+                    name: "Council system".into(),
+                    colour: "#1d70b8".into(),
+                    points: local,
+                }],
+            },
+        ]
+    }
+
+    #[test]
+    fn the_demo_report_toml_draws_the_charts_the_constants_drew() {
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../pipelines/models/report.toml"),
+        )
+        .unwrap();
+        let config: sendlake_model::ReportConfig = toml::from_str(&text).unwrap();
+        let tables: BTreeMap<&str, KpiRows> = [
+            ("kpi_timeliness", rows("calendar_year")),
+            ("kpi_caseload_need", rows("month")),
+        ]
+        .into();
+        for la in ["919", "920"] {
+            let now: Vec<Chart> = config
+                .charts
+                .iter()
+                .map(|def| chart(def, &tables[def.table.as_str()], la))
+                .collect();
+            let was = before(&tables["kpi_timeliness"], &tables["kpi_caseload_need"], la);
+            assert_eq!(now, was, "LA {la}");
+            assert_eq!(now[1].series[0].points.len(), 36);
+            assert!(now[0].series.iter().all(|s| s.points.len() == 8));
+        }
+    }
 }

@@ -462,7 +462,11 @@ async fn write_report(lake: &Lake, plan: &PipelinePlan, manifest: &Manifest) {
         .flat_map(|m| &m.project.geography.local_authorities)
         .map(|l| l.la_code.clone())
         .collect();
-    let charts = crate::report::kpi_charts(lake, &las).await;
+    let defs = plan
+        .models
+        .as_ref()
+        .map_or(&[][..], |m| &m.project.report.charts);
+    let charts = crate::report::kpi_charts(lake, defs, &las).await;
     let path = format!("_runs/{}.html", manifest.run_id);
     let written = match crate::report::render(manifest, &charts) {
         Ok(html) => lake

@@ -5,7 +5,8 @@
 //!
 //! * [`SemanticModel`] says what goes in: the tables report authors may use (each a
 //!   [`TableDef`]: columns, descriptions, primary key, `references`), the SEND localities that
-//!   get a row-level-security role each, and the default lake location.
+//!   get a row-level-security role each, the default lake location, and the source each
+//!   starter-report page shows.
 //! * [`render`] turns it into the files of a Power BI Project (PBIP): `<name>.pbip`, the
 //!   `<name>.SemanticModel` folder in TMDL (tables, star relationships from the schema's
 //!   `references`, `dim_date` marked as the date table, a storage parameter in
@@ -28,7 +29,7 @@ use sendlake_schema::TableDef;
 use sha2::{Digest, Sha256};
 
 pub use measures::{Measure, measures as kpi_measures};
-pub use report::fields as report_fields;
+pub use report::{fields as report_fields, page_tables as report_page_tables};
 pub use tmdl::{Tmdl, dax_references, parse_tmdl};
 
 /// What the semantic model holds.
@@ -42,6 +43,11 @@ pub struct SemanticModel<'a> {
     pub localities: Vec<RoleLocality>,
     /// The lake's default location: a local folder, or an ADLS Gen2 / OneLake URL.
     pub lake_location: String,
+    /// The `source` each starter-report page is filtered to, by the page's KPI table (the
+    /// model project's `report.toml`, `[powerbi.page_sources]`): a partnership's sources are
+    /// configuration. A page whose table has none is left out, since its measures need
+    /// exactly one source.
+    pub page_sources: BTreeMap<String, String>,
 }
 
 /// A locality that gets its own role.
@@ -144,7 +150,11 @@ pub fn render(model: &SemanticModel<'_>) -> Result<Files, PowerBiError> {
     let measure_names: BTreeSet<&str> = kpis.iter().map(|m| m.name.as_str()).collect();
     files.insert(
         report.join("report.json"),
-        json(report::starter_report(&names, &measure_names))?,
+        json(report::starter_report(
+            &names,
+            &measure_names,
+            &model.page_sources,
+        ))?,
     );
     files.insert(
         PathBuf::from(".gitignore"),

@@ -6,6 +6,9 @@
 //!
 //! Pages are data ([`PAGES`]), and every field a visual or filter names is returned by
 //! [`fields`] so the tests can check each one resolves to a column or measure of the model.
+//! The source a page shows is not: it names a partnership's source (`nhs_community`), so it
+//! is configuration ([`crate::SemanticModel::page_sources`], from the model project's
+//! `report.toml`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -50,26 +53,26 @@ struct Page {
     name: &'static str,
     /// The KPI table the page is about; the page is left out when it is not in the model.
     table: &'static str,
-    /// Page filters on that table: column = value (editable in the filter pane).
+    /// Page filters on that table: column = value (editable in the filter pane), before the
+    /// one on [`SOURCE`], whose value is configuration.
     filters: &'static [(&'static str, &'static str)],
     visuals: &'static [Visual],
 }
 
 const YEAR: Field = Col("dim_date", "year");
 
+/// The KPI tables' source column, which every page is filtered on.
+const SOURCE: &str = "source";
+
 /// The pages, in order. Filters pin each page to what its measures need: one geography
 /// level and period type (the measures are blank otherwise, since adding levels would
-/// double count) and one source (the council's SEN2 figures; the England measures pick
+/// double count) and one source, the page's in `page_sources` (the England measures pick
 /// the DfE's own rows themselves).
 const PAGES: &[Page] = &[
     Page {
         name: "Timeliness",
         table: "kpi_timeliness",
-        filters: &[
-            ("geography_level", "la"),
-            ("period_type", "calendar_year"),
-            ("source", "sen2"),
-        ],
+        filters: &[("geography_level", "la"), ("period_type", "calendar_year")],
         visuals: &[
             Visual {
                 kind: "slicer",
@@ -140,11 +143,7 @@ const PAGES: &[Page] = &[
     Page {
         name: "Caseload by need",
         table: "kpi_caseload_need",
-        filters: &[
-            ("geography_level", "la"),
-            ("period_type", "calendar_year"),
-            ("source", "sen2"),
-        ],
+        filters: &[("geography_level", "la"), ("period_type", "calendar_year")],
         visuals: &[
             Visual {
                 kind: "slicer",
@@ -178,11 +177,7 @@ const PAGES: &[Page] = &[
     Page {
         name: "Requests",
         table: "kpi_requests",
-        filters: &[
-            ("geography_level", "la"),
-            ("period_type", "calendar_year"),
-            ("source", "sen2"),
-        ],
+        filters: &[("geography_level", "la"), ("period_type", "calendar_year")],
         visuals: &[
             Visual {
                 kind: "card",
@@ -222,11 +217,7 @@ const PAGES: &[Page] = &[
     Page {
         name: "Health waits",
         table: "kpi_health_waits",
-        filters: &[
-            ("geography_level", "la"),
-            ("period_type", "month"),
-            ("source", "nhs_community"),
-        ],
+        filters: &[("geography_level", "la"), ("period_type", "month")],
         visuals: &[
             Visual {
                 kind: "card",
@@ -268,8 +259,18 @@ const PAGES: &[Page] = &[
     },
 ];
 
-/// Pages whose KPI table, and every table and measure their visuals name, are in the model.
-fn pages<'p>(tables: &BTreeSet<&str>, measures: &BTreeSet<&str>) -> Vec<&'p Page> {
+/// The KPI tables the starter report has a page on, for checking `page_sources`' keys.
+pub fn page_tables() -> Vec<&'static str> {
+    PAGES.iter().map(|p| p.table).collect()
+}
+
+/// Pages with a source in `sources`, whose KPI table, and every table and measure their
+/// visuals name, are in the model; each with its source.
+fn pages<'p, 's>(
+    tables: &BTreeSet<&str>,
+    measures: &BTreeSet<&str>,
+    sources: &'s BTreeMap<String, String>,
+) -> Vec<(&'p Page, &'s str)> {
     PAGES
         .iter()
         .filter(|p| {
@@ -279,6 +280,7 @@ fn pages<'p>(tables: &BTreeSet<&str>, measures: &BTreeSet<&str>) -> Vec<&'p Page
                     Measure(m) => measures.contains(m),
                 })
         })
+        .filter_map(|p| Some((p, sources.get(p.table)?.as_str())))
         .collect()
 }
 
@@ -287,6 +289,7 @@ fn page_fields(p: &Page) -> impl Iterator<Item = Field> + '_ {
         .iter()
         .flat_map(|v| v.roles.iter().flat_map(|(_, fs)| fs.iter().copied()))
         .chain(p.filters.iter().map(|(c, _)| Col(p.table, c)))
+        .chain(std::iter::once(Col(p.table, SOURCE)))
 }
 
 /// Every `(table, column-or-measure)` the report names, for the tests.
@@ -346,13 +349,18 @@ fn collect(v: &Value, aliases: &BTreeMap<String, String>, out: &mut Vec<(String,
     }
 }
 
-/// The report: the pages whose tables and measures are in the model.
-pub(crate) fn starter_report(tables: &BTreeSet<&str>, measures: &BTreeSet<&str>) -> Value {
-    let pages = pages(tables, measures);
+/// The report: the pages whose tables and measures are in the model and whose source
+/// `sources` names (by the page's KPI table).
+pub(crate) fn starter_report(
+    tables: &BTreeSet<&str>,
+    measures: &BTreeSet<&str>,
+    sources: &BTreeMap<String, String>,
+) -> Value {
+    let pages = pages(tables, measures, sources);
     let sections: Vec<Value> = pages
         .iter()
         .enumerate()
-        .map(|(i, p)| section(i, p))
+        .map(|(i, (p, source))| section(i, p, source))
         .collect();
     json!({
         "config": json!({
@@ -372,10 +380,12 @@ fn object_name(path: &str) -> String {
     crate::lineage_tag(path).replace('-', "")[..20].to_owned()
 }
 
-fn section(ordinal: usize, page: &Page) -> Value {
+fn section(ordinal: usize, page: &Page, source: &str) -> Value {
     let filters: Vec<Value> = page
         .filters
         .iter()
+        .copied()
+        .chain(std::iter::once((SOURCE, source)))
         .map(|(col, value)| {
             json!({
                 "name": object_name(&format!("report/{}/filter/{col}", page.name)),

@@ -44,6 +44,15 @@ fn model(reg: &SchemaRegistry) -> SemanticModel<'_> {
             },
         ],
         lake_location: "C:\\sendlake\\demo-lake".into(),
+        // As the demo's `pipelines/models/report.toml` has them.
+        page_sources: [
+            ("kpi_timeliness", "sen2"),
+            ("kpi_caseload_need", "sen2"),
+            ("kpi_requests", "sen2"),
+            ("kpi_health_waits", "nhs_community"),
+        ]
+        .map(|(t, s)| (t.to_owned(), s.to_owned()))
+        .into(),
     }
 }
 
