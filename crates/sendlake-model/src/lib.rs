@@ -31,7 +31,6 @@ mod outcome;
 pub mod project;
 mod publish;
 mod reference;
-pub mod report;
 mod runner;
 mod session;
 pub mod suppress;
@@ -41,9 +40,9 @@ pub use checks::{CheckDef, CheckResult, CheckStatus, Severity};
 pub use error::{ModelError, ProjectError, Result};
 pub use export::export_sql;
 pub use outcome::{ModelOutcome, ModelReport, ModelStatus};
+pub use project::report::{ChartDef, PowerBiDef, ReportConfig, SeriesDef};
 pub use project::{Geography, ModelDef, ModelProject, TargetRow};
 pub use reference::dim_date;
-pub use report::{ChartDef, PowerBiDef, ReportConfig, SeriesDef};
 pub use runner::build;
 pub use session::BuildContext;
 pub use suppress::{

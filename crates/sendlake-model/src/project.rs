@@ -20,7 +20,9 @@ use sendlake_schema::{SchemaRegistry, Zone};
 
 use crate::checks::CheckDef;
 use crate::error::ProjectError;
-use crate::report::{ReportConfig, check_report};
+use report::{ReportConfig, check_report};
+
+pub mod report;
 
 /// Tables the runner builds itself (not from SQL).
 pub const BUILT_IN: [&str; 2] = ["dim_date", "data_quality"];

@@ -607,7 +607,7 @@ impl PipelineFile {
             match &registry {
                 Ok(registry) => match sendlake_model::ModelProject::load(&dir, registry) {
                     Ok(project) => {
-                        file_problems.extend(crate::powerbi::page_source_problems(&project));
+                        file_problems.extend(page_source_problems(&project));
                         models = Some(ModelsPlan { project, policy: p });
                     }
                     Err(errs) => {
@@ -718,6 +718,27 @@ fn resolve_store(url: &str, base: &Path) -> String {
 /// Every problem, naming the file and key.
 pub fn load_plan(path: &Path) -> Result<PipelinePlan, ConfigErrors> {
     PipelineFile::load(path)?.check(path)
+}
+
+/// Problems with `report.toml`'s `[powerbi.page_sources]` that only the Power BI generator
+/// can see: a table it has no starter page on (the model project checks the rest).
+pub(crate) fn page_source_problems(project: &sendlake_model::ModelProject) -> Vec<ConfigProblem> {
+    let pages = sendlake_powerbi::report_page_tables();
+    project
+        .report
+        .powerbi
+        .page_sources
+        .keys()
+        .filter(|t| !pages.contains(&t.as_str()))
+        .map(|t| ConfigProblem {
+            file: project.dir.join("report.toml"),
+            key: format!("powerbi.page_sources.{t}"),
+            message: format!(
+                "the starter report has no page on `{t}`; pages: {}",
+                pages.join(", ")
+            ),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@ pub use sendlake_powerbi::{SemanticModel, Written, write};
 use sendlake_schema::SchemaRegistry;
 
 use crate::PipelinePlan;
-use crate::config::ConfigProblem;
 
 /// The semantic model of `plan`'s model tables, opening on `lake` (default: the pipeline's
 /// store, made absolute, since Power BI resolves no relative folder).
@@ -90,27 +89,6 @@ pub fn semantic_model<'a>(
     })
 }
 
-/// Problems with `report.toml`'s `[powerbi.page_sources]` that only the Power BI generator
-/// can see: a table it has no starter page on (the model project checks the rest).
-pub(crate) fn page_source_problems(project: &sendlake_model::ModelProject) -> Vec<ConfigProblem> {
-    let pages = sendlake_powerbi::report_page_tables();
-    project
-        .report
-        .powerbi
-        .page_sources
-        .keys()
-        .filter(|t| !pages.contains(&t.as_str()))
-        .map(|t| ConfigProblem {
-            file: project.dir.join("report.toml"),
-            key: format!("powerbi.page_sources.{t}"),
-            message: format!(
-                "the starter report has no page on `{t}`; pages: {}",
-                pages.join(", ")
-            ),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 #[expect(clippy::unwrap_used, reason = "tests")]
 mod tests {
@@ -134,7 +112,7 @@ mod tests {
         .map(|(t, s)| (t.to_owned(), s.to_owned()))
         .into();
         assert_eq!(project.report.powerbi.page_sources, expected);
-        assert!(page_source_problems(&project).is_empty());
+        assert!(crate::config::page_source_problems(&project).is_empty());
 
         // A table the starter report has no page on is a problem in report.toml.
         project
@@ -142,7 +120,7 @@ mod tests {
             .powerbi
             .page_sources
             .insert("kpi_family_feedback".into(), "family_feedback".into());
-        let problems = page_source_problems(&project);
+        let problems = crate::config::page_source_problems(&project);
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].file.ends_with("report.toml"));
         assert_eq!(problems[0].key, "powerbi.page_sources.kpi_family_feedback");

@@ -11,8 +11,8 @@ use std::path::Path;
 
 use sendlake_schema::{ColumnType, SchemaRegistry, TableDef, Zone};
 
+use super::{GEOGRAPHY_LEVELS, ModelDef, PERIOD_TYPES, one_of};
 use crate::error::ProjectError;
-use crate::project::{GEOGRAPHY_LEVELS, ModelDef, PERIOD_TYPES, one_of};
 
 /// The placeholder a chart title may hold: the LA code the chart is drawn for.
 pub const LA_PLACEHOLDER: &str = "{la}";
