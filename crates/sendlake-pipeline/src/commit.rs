@@ -141,16 +141,17 @@ impl Committer<'_> {
     ) {
         match unit.slot {
             Slot::Table(counts) => {
-                let uri = self
-                    .registry
-                    .table(&unit.table)
-                    .map(|d| self.lake.table_uri(d.zone, &unit.table))
-                    .unwrap_or_default();
-                let t = tables.entry(unit.table).or_insert_with(|| TableEntry {
-                    uri,
-                    counts: sendlake_transform::TableStats::default(),
-                    commit: CommitEntry::default(),
-                });
+                let t = tables
+                    .entry(unit.table)
+                    .or_insert_with_key(|table| TableEntry {
+                        uri: self
+                            .registry
+                            .table(table)
+                            .map(|d| self.lake.table_uri(d.zone, table))
+                            .unwrap_or_default(),
+                        counts: sendlake_transform::TableStats::default(),
+                        commit: CommitEntry::default(),
+                    });
                 t.counts.merge(&counts);
                 t.commit.absorb(outcome);
             }

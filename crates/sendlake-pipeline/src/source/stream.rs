@@ -573,16 +573,18 @@ impl<'e, 'a> StreamLoad<'e, 'a> {
                 Some(WriteMode::ReplaceWhere(terms))
             }
         };
-        let list = |set: &mut dyn Iterator<Item = &String>| set.cloned().collect::<Vec<_>>();
+        fn list<'s>(set: impl IntoIterator<Item = &'s String>) -> Vec<String> {
+            set.into_iter().cloned().collect()
+        }
         let (data_by, reject_by) = if self.entry.mode == ReadMode::Incremental {
             (
-                Some(("record_id", list(&mut self.ids.iter()))),
-                Some(("record_id", list(&mut self.raw_ids.iter()))),
+                Some(("record_id", list(&self.ids))),
+                Some(("record_id", list(&self.raw_ids))),
             )
         } else if self.replace_by_file {
             (
-                Some(("source_file", list(&mut self.files_ok.iter()))),
-                Some(("source_file", list(&mut self.files_seen.iter()))),
+                Some(("source_file", list(&self.files_ok))),
+                Some(("source_file", list(&self.files_seen))),
             )
         } else {
             (None, None)
