@@ -8,12 +8,7 @@ use crate::support::*;
 #[test]
 fn interrupted_run_leaves_readable_state_and_rerun_repairs_it() {
     let ws = Workspace::new();
-    let cfg = sendlake_sim::Sen2SimConfig {
-        las: 1,
-        persons_per_la: 50,
-        seed: 11,
-        ..Default::default()
-    };
+    let cfg = sendlake_test::sim::sen2(1, 50, 11);
     let summary = sendlake_sim::write_sen2_returns(&cfg, &ws.inputs("sen2")).unwrap();
     let p = ws.pipeline(&["sen2"]);
     ws.run(&p);

@@ -12,7 +12,8 @@ use sendlake_pipeline::{Manifest, RunOptions, RunStatus, load_plan, run};
 use sendlake_sim::Sen2SimConfig;
 use sendlake_sim::serve::council::CouncilStream;
 use sendlake_sim::serve::faults::{Drift, Endpoint};
-use sendlake_sim::serve::{Changes, RunningSim, SimServerConfig, start};
+use sendlake_sim::serve::{Changes, RunningSim, SimServerConfig};
+use sendlake_test::sim::Simulator;
 
 use crate::support::*;
 
@@ -106,21 +107,11 @@ fn run_on(rt: &tokio::runtime::Runtime, p: &Path, opts: RunOptions) -> Manifest 
 
 /// A runtime and the simulator (on it) for [`sim_config`]'s children.
 fn simulator() -> (tokio::runtime::Runtime, RunningSim) {
-    let rt = runtime();
-    let sim = rt
-        .block_on(start(SimServerConfig {
-            sen2: sim_config(),
-            ..SimServerConfig::default()
-        }))
-        .unwrap();
+    let Simulator { rt, sim } = Simulator::start(SimServerConfig {
+        sen2: sim_config(),
+        ..SimServerConfig::default()
+    });
     (rt, sim)
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 fn stream<'m>(
@@ -574,15 +565,12 @@ fn drift_is_quarantined_evolved_or_frozen_as_the_source_says() {
 
 #[test]
 fn rate_limits_server_errors_truncated_pages_and_expiring_tokens_are_recovered() {
-    let rt = runtime();
-    let sim = rt
-        .block_on(start(SimServerConfig {
-            sen2: sim_config(),
-            // Tokens die every second; with paging slowed below, they expire mid-run.
-            token_lifetime: Duration::from_secs(1),
-            ..SimServerConfig::default()
-        }))
-        .unwrap();
+    let Simulator { rt, sim } = Simulator::start(SimServerConfig {
+        sen2: sim_config(),
+        // Tokens die every second; with paging slowed below, they expire mid-run.
+        token_lifetime: Duration::from_secs(1),
+        ..SimServerConfig::default()
+    });
     let ws = Workspace::new();
     let council = edited_source(
         &ws,

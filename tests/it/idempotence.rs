@@ -5,12 +5,7 @@ use crate::support::*;
 #[test]
 fn rerunning_the_same_input_is_idempotent() {
     let ws = Workspace::new();
-    let cfg = sendlake_sim::Sen2SimConfig {
-        las: 2,
-        persons_per_la: 60,
-        seed: 7,
-        ..Default::default()
-    };
+    let cfg = sendlake_test::sim::sen2(2, 60, 7);
     sendlake_sim::write_sen2_returns(&cfg, &ws.inputs("sen2")).unwrap();
     std::fs::remove_file(ws.inputs("sen2").join("summary.json")).ok();
     let p = ws.pipeline(&["sen2"]);
@@ -51,12 +46,7 @@ fn rerunning_the_same_input_is_idempotent() {
 #[test]
 fn reloading_a_submission_replaces_only_that_submission() {
     let ws = Workspace::new();
-    let cfg = sendlake_sim::Sen2SimConfig {
-        las: 2,
-        persons_per_la: 40,
-        seed: 3,
-        ..Default::default()
-    };
+    let cfg = sendlake_test::sim::sen2(2, 40, 3);
     let summary = sendlake_sim::write_sen2_returns(&cfg, &ws.inputs("sen2")).unwrap();
     let p = ws.pipeline(&["sen2"]);
     ws.run(&p);
@@ -65,12 +55,7 @@ fn reloading_a_submission_replaces_only_that_submission() {
     for f in &summary.files {
         std::fs::remove_file(&f.path).unwrap();
     }
-    let smaller = sendlake_sim::Sen2SimConfig {
-        las: 1,
-        persons_per_la: 25,
-        seed: 3,
-        ..Default::default()
-    };
+    let smaller = sendlake_test::sim::sen2(1, 25, 3);
     sendlake_sim::write_sen2_returns(&smaller, &ws.inputs("sen2")).unwrap();
     ws.run(&p);
     let person = ws.read("restricted", "person");

@@ -6,6 +6,7 @@ mod support;
 
 mod azure;
 mod bad_input;
+mod clock;
 mod contract;
 mod crash;
 mod declared_sources;

@@ -21,12 +21,7 @@ fn models_copy(ws: &Workspace) -> std::path::PathBuf {
 #[test]
 fn a_failing_check_keeps_the_previous_version_and_makes_the_run_partial() {
     let ws = Workspace::new();
-    let cfg = sendlake_sim::Sen2SimConfig {
-        las: 1,
-        persons_per_la: 150,
-        seed: 4,
-        ..Default::default()
-    };
+    let cfg = sendlake_test::sim::sen2(1, 150, 4);
     sendlake_sim::write_sen2_returns(&cfg, &ws.inputs("sen2")).unwrap();
     let models = models_copy(&ws);
     let mut text = std::fs::read_to_string(ws.pipeline(&["sen2"])).unwrap();

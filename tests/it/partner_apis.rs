@@ -7,33 +7,13 @@ use std::collections::{HashMap, HashSet};
 
 use futures::TryStreamExt as _;
 use sendlake_http::{ApiKeyLocation, Auth, HttpClient, HttpSourceConfig, Pagination, RetryPolicy};
-use sendlake_sim::Sen2SimConfig;
+use sendlake_sim::serve::RunningSim;
 use sendlake_sim::serve::council::CouncilStream;
 use sendlake_sim::serve::faults::Endpoint;
-use sendlake_sim::serve::{RunningSim, SimServerConfig, start};
+use sendlake_test::sim::{self, quick_retries};
 
 async fn simulator() -> RunningSim {
-    start(SimServerConfig {
-        sen2: Sen2SimConfig {
-            las: 2,
-            persons_per_la: 80,
-            seed: 11,
-            ..Sen2SimConfig::default()
-        },
-        ..SimServerConfig::default()
-    })
-    .await
-    .expect("simulator starts")
-}
-
-/// Test retries fast: the simulator's Retry-After is honoured but capped low.
-fn quick_retries() -> RetryPolicy {
-    RetryPolicy {
-        initial_backoff_ms: 5,
-        max_backoff_ms: 50,
-        max_retry_after_secs: 1,
-        ..RetryPolicy::default()
-    }
+    sim::serve(sim::config(2, 80, 11)).await
 }
 
 fn council_client(sim: &RunningSim) -> HttpClient {

@@ -39,12 +39,7 @@ pub(crate) fn collect_fields(el: &RawElement, names: &[&str], out: &mut HashSet<
 #[test]
 fn restricted_tables_hold_no_identifiers_from_the_input() {
     let ws = Workspace::new();
-    let cfg = sendlake_sim::Sen2SimConfig {
-        las: 2,
-        persons_per_la: 150,
-        seed: 9,
-        ..Default::default()
-    };
+    let cfg = sendlake_test::sim::sen2(2, 150, 9);
     sendlake_sim::write_sen2_returns(&cfg, &ws.inputs("sen2")).unwrap();
     ws.write_input(
         "sen2",

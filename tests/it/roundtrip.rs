@@ -5,12 +5,7 @@ use crate::support::*;
 #[test]
 fn generated_returns_load_completely() {
     let ws = Workspace::new();
-    let cfg = sendlake_sim::Sen2SimConfig {
-        las: 3,
-        persons_per_la: 300,
-        seed: 5,
-        ..Default::default()
-    };
+    let cfg = sendlake_test::sim::sen2(3, 300, 5);
     let summary = sendlake_sim::write_sen2_returns(&cfg, &ws.inputs("sen2")).unwrap();
     let report = ws.run(&ws.pipeline(&["sen2"]));
     let m = &report.manifest;

@@ -2,7 +2,8 @@
 //!
 //! Every crate that needs one of these dates asks this one, so the pipeline that conforms a
 //! return, the models that count it and the simulator that writes it cannot disagree about
-//! which day is census day or which year a date belongs to.
+//! which day is census day or which year a date belongs to. The [`Clock`] a run reads "now"
+//! from lives here too, so a test can run a night on a chosen day.
 //!
 //! # The domain facts
 //!
@@ -37,6 +38,10 @@
 //! ```
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+mod clock;
+
+pub use clock::{Clock, SystemClock};
 
 use chrono::{Datelike, NaiveDate, Weekday};
 

@@ -12,7 +12,7 @@
 #[allow(dead_code)]
 mod support;
 
-use support::{Inputs, TestLake, plus_days};
+use support::{Builds, Inputs, TestLake, plus_days};
 
 const STEVENAGE: &str = "E07000243";
 

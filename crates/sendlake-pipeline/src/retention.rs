@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use sendlake_calendar::Clock;
 use sendlake_load::{Lake, VacuumOutcome, delete_older_than, purge_table, vacuum_table};
 use sendlake_schema::{Derive, SchemaRegistry, TableDef, Zone};
 use tracing::{info, warn};
@@ -95,6 +96,7 @@ pub(crate) async fn after_run(
     run_id: &str,
     held: &[String],
     recovered: &mut Vec<String>,
+    clock: &dyn Clock,
 ) -> Option<RetentionReport> {
     if !plan.retention.after_run {
         return None;
@@ -119,7 +121,7 @@ pub(crate) async fn after_run(
             let why = format!("retention skipped: {e}");
             info!(reason = %why, "Retention skipped this time: another run is writing to the lake.");
             return Some(RetentionReport {
-                applied_at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+                applied_at: clock.now().to_rfc3339_opts(SecondsFormat::Millis, true),
                 versions_days: plan.retention.versions_days,
                 quarantine_days: plan.retention.quarantine_days,
                 skipped: Some(why),
@@ -128,7 +130,7 @@ pub(crate) async fn after_run(
         }
     };
     recovered.extend(extra.recovered.iter().cloned());
-    let report = apply(lake, &plan.retention, registry, Utc::now(), false).await;
+    let report = apply(lake, &plan.retention, registry, clock.now(), false).await;
     extra.release().await;
     Some(report)
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use sendlake_calendar::{Clock, SystemClock};
 use sendlake_load::{Lake, StagingArea};
 use sendlake_schema::SchemaRegistry;
 use sendlake_transform::PseudonymisationKey;
@@ -30,6 +31,10 @@ pub struct RunOptions {
     pub store_override: Option<String>,
     /// Progress sink.
     pub progress: Arc<dyn Progress>,
+    /// Where the run reads "now": its start (run id, `loaded_at`, the models' today), its
+    /// finish and the quarantine's retention cut-off. The system clock unless a test or an
+    /// embedder replays a night at a chosen time.
+    pub clock: Arc<dyn Clock>,
     /// Test hook (the `failpoints` feature, which no release build has): stop as if the
     /// process were killed after this many table commits.
     #[cfg(feature = "failpoints")]
@@ -65,6 +70,7 @@ impl Default for RunOptions {
             demo: false,
             store_override: None,
             progress: Arc::new(NoProgress),
+            clock: Arc::new(SystemClock),
             #[cfg(feature = "failpoints")]
             crash_after_commits: None,
             registry: None,
@@ -85,6 +91,7 @@ impl std::fmt::Debug for RunOptions {
         f.debug_struct("RunOptions")
             .field("demo", &self.demo)
             .field("store_override", &self.store_override)
+            .field("clock", &self.clock)
             .finish_non_exhaustive()
     }
 }
@@ -110,7 +117,7 @@ impl RunReport {
 /// input is never an error: it is quarantined, and a source that fails is marked stale in the
 /// manifest while the others load.
 pub async fn run(plan: &PipelinePlan, opts: RunOptions) -> Result<RunReport, RunError> {
-    let started = Utc::now();
+    let started = opts.clock.now();
     let store_url = opts
         .store_override
         .clone()
@@ -400,9 +407,14 @@ async fn run_locked(
         &run_id,
         &locks.units(),
         &mut manifest.recovered_locks,
+        opts.clock.as_ref(),
     )
     .await;
-    manifest.finished_at = Some(Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true));
+    manifest.finished_at = Some(
+        opts.clock
+            .now()
+            .to_rfc3339_opts(SecondsFormat::Millis, true),
+    );
     write_manifest(lake, &manifest_path, &manifest).await?;
     write_report(lake, plan, &manifest).await;
     info!(run_id = %run_id, status = ?manifest.status, reconciled = manifest.reconciled, "Run finished.");

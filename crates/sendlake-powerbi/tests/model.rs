@@ -339,7 +339,7 @@ fn lineage_tags_are_stable_uuids() {
 }
 
 /// The generated files that carry the model's structure, compared with the committed
-/// snapshot in `tests/snapshots/` (review the diff; `UPDATE_SNAPSHOTS=1` rewrites it).
+/// snapshot in `tests/snapshots/` (review the diff; `UPDATE_EXPECT=1` rewrites it).
 #[test]
 fn output_matches_the_snapshot() {
     let reg = registry();
@@ -360,20 +360,8 @@ fn output_matches_the_snapshot() {
         PathBuf::from("SEND.Report/definition.pbir"),
         PathBuf::from("SEND.Report/report.json"),
     ];
-    let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
-    let mut stale = Vec::new();
     for rel in picked {
         let path = dir.join(rel.to_string_lossy().replace(['/', ' '], "__"));
-        let text = &files[&rel];
-        if update {
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(&path, text).unwrap();
-        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
-            stale.push(path.display().to_string());
-        }
+        sendlake_test::assert_golden(path, &files[&rel]);
     }
-    assert!(
-        stale.is_empty(),
-        "snapshots differ (UPDATE_SNAPSHOTS=1 to accept): {stale:?}"
-    );
 }

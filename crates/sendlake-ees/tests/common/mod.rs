@@ -11,7 +11,7 @@ use sendlake_ees::{EesConfig, EesDataSetConfig, EesError, EesSource};
 use sendlake_extract::records::SourceRecord;
 use sendlake_http::{HttpClient, HttpSourceConfig, RetryPolicy};
 use sendlake_sim::Sen2SimConfig;
-use sendlake_sim::serve::{RunningSim, SimServerConfig, start};
+use sendlake_sim::serve::RunningSim;
 use serde_json::Value;
 
 pub const NEED: &str = "EHC plans by primary need";
@@ -20,26 +20,19 @@ pub const PLACEMENT: &str = "EHC plans by placement type";
 pub const SEN: &str = "Special educational needs in England";
 
 pub async fn simulator() -> RunningSim {
-    start(SimServerConfig {
-        sen2: Sen2SimConfig {
-            las: 1,
-            persons_per_la: 10,
-            ..Sen2SimConfig::default()
-        },
-        ..SimServerConfig::default()
-    })
+    sendlake_test::sim::serve(sendlake_test::sim::config(
+        1,
+        10,
+        Sen2SimConfig::default().seed,
+    ))
     .await
-    .expect("simulator starts")
 }
 
 pub fn client(sim: &RunningSim, max_attempts: u32) -> HttpClient {
     let mut config = HttpSourceConfig::new(sim.base_url());
     config.retry = RetryPolicy {
         max_attempts,
-        initial_backoff_ms: 5,
-        max_backoff_ms: 50,
-        max_retry_after_secs: 1,
-        ..RetryPolicy::default()
+        ..sendlake_test::sim::quick_retries()
     };
     HttpClient::new("dfe_ees", &config).expect("client")
 }

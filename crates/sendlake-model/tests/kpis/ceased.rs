@@ -2,7 +2,7 @@
 //! date comes in the same return or a later one, and for requests without a received date.
 
 use crate::keys::{la_month, la_year};
-use crate::support::{Inputs, TestLake};
+use crate::support::{Builds, Inputs, TestLake};
 
 // ---------------------------------------------------------------------------------------
 // 7. A plan ceased, then a new request and plan.

@@ -3,7 +3,7 @@
 //! return do not move, and the annual reviews of those plans (`kpi_annual_reviews`).
 
 use crate::keys::la_year;
-use crate::support::{Inputs, TestLake};
+use crate::support::{Builds, Inputs, TestLake};
 
 // ---------------------------------------------------------------------------------------
 // 8. Dual registration.

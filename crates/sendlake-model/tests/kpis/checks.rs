@@ -5,7 +5,7 @@
 use sendlake_model::{CheckStatus, ModelStatus};
 
 use crate::keys::la_year;
-use crate::support::{self, Inputs, TestLake};
+use crate::support::{self, Builds, Inputs, TestLake};
 
 // ---------------------------------------------------------------------------------------
 // 10. A failing data-quality check blocks the table and what is built from it.

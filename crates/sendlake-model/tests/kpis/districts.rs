@@ -4,7 +4,7 @@
 use sendlake_schema::SuppressionPolicy;
 
 use crate::keys::{ST_ALBANS, STEVENAGE, district_year, la_year};
-use crate::support::{self, Inputs, TestLake};
+use crate::support::{self, Builds, Inputs, TestLake};
 
 // ---------------------------------------------------------------------------------------
 // 9. Suppression.

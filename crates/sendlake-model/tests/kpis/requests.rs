@@ -4,7 +4,7 @@
 //! periods are whole and get a colour.
 
 use crate::keys::{la_month, la_year};
-use crate::support::{Inputs, TestLake};
+use crate::support::{Builds, Inputs, TestLake};
 
 // ---------------------------------------------------------------------------------------
 // 3. A request received in December and decided in January: December's request, January's

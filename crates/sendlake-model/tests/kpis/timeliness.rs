@@ -3,7 +3,7 @@
 //! and a plan without a request date counted in the denominator only.
 
 use crate::keys::{STEVENAGE, district_year, la_month, la_year, sen2_plan};
-use crate::support::{Inputs, TestLake};
+use crate::support::{Builds, Inputs, TestLake};
 
 // ---------------------------------------------------------------------------------------
 // 1. 140 days is within 20 weeks, 141 is not.

@@ -9,21 +9,13 @@ use reqwest::{Client, StatusCode};
 use sendlake_sim::serve::council::CouncilStream;
 use sendlake_sim::serve::faults::{Drift, Endpoint};
 use sendlake_sim::serve::{Changes, RunningSim, SimServerConfig, start};
-use sendlake_sim::{Sen2SimConfig, write_sen2_return};
+use sendlake_sim::write_sen2_return;
 use serde_json::{Value, json};
 
 use crate::openapi::Spec;
 
 fn config() -> SimServerConfig {
-    SimServerConfig {
-        sen2: Sen2SimConfig {
-            las: 2,
-            persons_per_la: 60,
-            seed: 7,
-            ..Sen2SimConfig::default()
-        },
-        ..SimServerConfig::default()
-    }
+    sendlake_test::sim::config(2, 60, 7)
 }
 
 fn form(pairs: &[(&str, &str)]) -> String {

@@ -136,6 +136,4 @@ pub fn xml_files(summary: &Sen2SimSummary) -> Vec<PathBuf> {
     summary.files.iter().map(|f| f.path.clone()).collect()
 }
 
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+pub use sendlake_test::workspace_root;
