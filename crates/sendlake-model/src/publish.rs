@@ -8,8 +8,11 @@ use chrono::SecondsFormat;
 use deltalake::arrow::array::{
     Array, ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
-use deltalake::arrow::compute::{can_cast_types, cast, concat_batches};
+use deltalake::arrow::compute::{
+    SortColumn, can_cast_types, cast, concat_batches, lexsort_to_indices, take_record_batch,
+};
 use deltalake::arrow::datatypes::SchemaRef;
+use deltalake::arrow::error::ArrowError;
 use deltalake::datafusion::prelude::{ParquetReadOptions, SessionContext};
 use sendlake_load::{StagedPart, TableCommit, WriteMode, commit_table};
 use sendlake_schema::TableDef;
@@ -139,6 +142,11 @@ pub(crate) async fn publish_batches(
     };
     let batch = match &def.suppression {
         Some(sup) => {
+            // Suppression breaks ties by row order, and DataFusion's output order is not
+            // stable: without a fixed order two builds of the same rows could hide different
+            // cells, and the two patterns together would disclose what each protects.
+            let batch = in_key_order(&batch, &def.primary_key)
+                .map_err(|e| ModelError::lake(format!("ordering {name}"), e))?;
             let partial = conform(name, &batch, &schema, true)?;
             let (suppressed, s) = suppress_related(name, &partial, sup, &cx.policy, related)?;
             // Kept only where a later table shares a count with this one.
@@ -172,6 +180,30 @@ pub(crate) async fn publish_batches(
         .millis
         .saturating_sub(outcome.check_millis + outcome.commit_millis);
     Ok(outcome)
+}
+
+/// `batch` in one fixed order whatever order it came in: by the primary key, then by every
+/// other column, so that equal keys (which a check reports) still sort the same way.
+fn in_key_order(batch: &RecordBatch, primary_key: &[String]) -> Result<RecordBatch, ArrowError> {
+    let schema = batch.schema();
+    let key = primary_key.iter().filter_map(|k| schema.index_of(k).ok());
+    let rest = (0..schema.fields().len()).filter(|i| {
+        !primary_key
+            .iter()
+            .any(|k| k == schema.field(*i).name().as_str())
+    });
+    let columns: Vec<SortColumn> = key
+        .chain(rest)
+        .map(|i| SortColumn {
+            values: batch.column(i).clone(),
+            options: None,
+        })
+        .collect();
+    if columns.is_empty() || batch.num_rows() < 2 {
+        return Ok(batch.clone());
+    }
+    let order = lexsort_to_indices(&columns, None)?;
+    take_record_batch(batch, &order)
 }
 
 /// The checks that apply to a model's output: its primary key is unique, its code columns
@@ -369,4 +401,33 @@ pub(crate) async fn write_quality(cx: &BuildContext<'_>, results: &[CheckResult]
     .await
     .map_err(|e| ModelError::lake("committing data_quality", e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(areas: &[&str], counts: &[i64]) -> RecordBatch {
+        RecordBatch::try_from_iter([
+            (
+                "count",
+                Arc::new(Int64Array::from(counts.to_vec())) as ArrayRef,
+            ),
+            (
+                "area",
+                Arc::new(StringArray::from(areas.to_vec())) as ArrayRef,
+            ),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn rows_in_any_order_come_out_in_one_order_key_first() {
+        let key = vec!["area".to_owned()];
+        let a = in_key_order(&batch(&["b", "a", "c", "a"], &[1, 3, 2, 2]), &key).unwrap();
+        let b = in_key_order(&batch(&["a", "c", "a", "b"], &[2, 2, 3, 1]), &key).unwrap();
+        assert_eq!(a, b);
+        // By the key first (not by the first column), then the rest for equal keys.
+        assert_eq!(a, batch(&["a", "a", "b", "c"], &[2, 3, 1, 2]));
+    }
 }
