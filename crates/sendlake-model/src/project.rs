@@ -585,6 +585,8 @@ mod tests {
         let project = load_with(&[("extra.view.sql", "SELECT 1 AS one")]).unwrap();
         assert_eq!(project.views["extra"].sql, "SELECT 1 AS one");
         assert!(!project.models.contains_key("extra"));
+        assert!(project.views.contains_key("caseload_snapshot"));
+        assert!(!project.models.contains_key("caseload_snapshot"));
         assert!(project.models.contains_key("kpi_caseload_need"));
     }
 
