@@ -4,14 +4,9 @@
 -- decision dated before its meeting belongs to an earlier review (REVIEW_DECISION_BEFORE_MEETING
 -- warns of it): it is not a decision within 4 weeks of this one.
 WITH due AS (
-    SELECT c.*, g.geography_level, g.geography_code,
-           CASE WHEN c.snapshot_type = 'month_end' THEN 'month' ELSE 'calendar_year' END AS period_type,
-           CASE WHEN c.snapshot_type = 'month_end' THEN CAST(date_trunc('month', c.snapshot_date) AS DATE)
-                ELSE CAST(date_trunc('year', c.snapshot_date) AS DATE) END AS period_start,
-           c.review_meeting_date > c.snapshot_date - INTERVAL '1 year' AS reviewed
-    FROM fact_caseload c
-    JOIN child_geography g ON g.person_key = c.person_key AND g.la_code = c.la_code
-    WHERE c.plan_start_date <= c.snapshot_date - INTERVAL '1 year'
+    SELECT s.*, s.review_meeting_date > s.snapshot_date - INTERVAL '1 year' AS reviewed
+    FROM caseload_snapshot s
+    WHERE s.plan_start_date <= s.snapshot_date - INTERVAL '1 year'
 ),
 figures AS (
     SELECT period_type, period_start, geography_level, geography_code, la_code, source_system AS source,
@@ -21,25 +16,10 @@ figures AS (
            sum(CASE WHEN reviewed AND last_review_date - review_meeting_date BETWEEN 0 AND 28 THEN 1 ELSE 0 END) AS reviews_decision_within_4_weeks
     FROM due
     GROUP BY period_type, period_start, geography_level, geography_code, la_code, source_system
-),
-k AS (
-    SELECT f.*,
-           100.0 * reviews_within_12_months / NULLIF(plans_due_review, 0) AS pc_reviews_within_12_months,
-           100.0 * reviews_decision_within_4_weeks / NULLIF(reviews_with_decision, 0) AS pc_reviews_decision_within_4_weeks
-    FROM figures f
 )
-SELECT period_type,
-       period_start,
-       geography_level,
-       geography_code,
-       la_code,
-       source,
-       plans_due_review,
-       reviews_within_12_months,
-       pc_reviews_within_12_months,
-       reviews_with_decision,
-       reviews_decision_within_4_weeks,
-       pc_reviews_decision_within_4_weeks,
+SELECT f.*,
+       100.0 * reviews_within_12_months / NULLIF(plans_due_review, 0) AS pc_reviews_within_12_months,
+       100.0 * reviews_decision_within_4_weeks / NULLIF(reviews_with_decision, 0) AS pc_reviews_decision_within_4_weeks,
        -- A snapshot is whole by construction (see the column's description).
        TRUE AS period_complete
-FROM k
+FROM figures f

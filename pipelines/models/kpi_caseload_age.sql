@@ -5,38 +5,23 @@
 -- `unknown`, so the bands always add up to the caseload; an age over 25 (outside SEN2's 0-25
 -- scope, a data error) is shown as `over_25` rather than folded into a band it is not in.
 WITH snaps AS (
-    SELECT c.*, g.geography_level, g.geography_code,
-           CASE WHEN c.snapshot_type = 'month_end' THEN 'month' ELSE 'calendar_year' END AS period_type,
-           CASE WHEN c.snapshot_type = 'month_end' THEN CAST(date_trunc('month', c.snapshot_date) AS DATE)
-                ELSE CAST(date_trunc('year', c.snapshot_date) AS DATE) END AS period_start,
-           CASE WHEN c.age_at_31_august IS NULL THEN 'unknown'
-                WHEN c.age_at_31_august < 5 THEN 'under_5'
-                WHEN c.age_at_31_august <= 10 THEN '5_to_10'
-                WHEN c.age_at_31_august <= 15 THEN '11_to_15'
-                WHEN c.age_at_31_august <= 19 THEN '16_to_19'
-                WHEN c.age_at_31_august <= 25 THEN '20_to_25'
+    SELECT s.*,
+           CASE WHEN s.age_at_31_august IS NULL THEN 'unknown'
+                WHEN s.age_at_31_august < 5 THEN 'under_5'
+                WHEN s.age_at_31_august <= 10 THEN '5_to_10'
+                WHEN s.age_at_31_august <= 15 THEN '11_to_15'
+                WHEN s.age_at_31_august <= 19 THEN '16_to_19'
+                WHEN s.age_at_31_august <= 25 THEN '20_to_25'
                 ELSE 'over_25' END AS age_band
-    FROM fact_caseload c
-    JOIN child_geography g ON g.person_key = c.person_key AND g.la_code = c.la_code
+    FROM caseload_snapshot s
 ),
-totals AS (
-    SELECT period_type, period_start, geography_level, geography_code, la_code, source_system, count(*) AS caseload_total
-    FROM snaps
-    GROUP BY period_type, period_start, geography_level, geography_code, la_code, source_system
-),
-by_band AS (
-    SELECT period_type, period_start, geography_level, geography_code, la_code, source_system, age_band, count(*) AS ehc_plans
+-- caseload_total: the bands of an area and period add up to its caseload.
+local_rows AS (
+    SELECT period_type, period_start, geography_level, geography_code, la_code,
+           source_system AS source, age_band, count(*) AS ehc_plans,
+           sum(count(*)) OVER (PARTITION BY period_type, period_start, geography_level, geography_code, la_code, source_system) AS caseload_total
     FROM snaps
     GROUP BY period_type, period_start, geography_level, geography_code, la_code, source_system, age_band
-),
-local_rows AS (
-    SELECT b.period_type, b.period_start, b.geography_level, b.geography_code, b.la_code,
-           b.source_system AS source, b.age_band, b.ehc_plans, t.caseload_total
-    FROM by_band b
-    JOIN totals t
-      ON t.period_type = b.period_type AND t.period_start = b.period_start
-     AND t.geography_level = b.geography_level AND t.geography_code = b.geography_code
-     AND t.la_code = b.la_code AND t.source_system = b.source_system
 ),
 -- The DfE's caseload file ('EHC plans as at January': `ehcplans`) by its age breakdown. The
 -- breakdown labels are the DfE's as published in its caseload files ("Under age 5", "Age 5 to

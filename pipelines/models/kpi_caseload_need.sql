@@ -1,33 +1,14 @@
 -- EHC plan caseload by primary need: the plans active on the SEN2 census day (calendar_year,
 -- the census in January of that year) or at the month end (month), as the DfE's 'EHC plans
 -- by primary need', beside the DfE's published figures.
-WITH snaps AS (
-    SELECT c.*, g.geography_level, g.geography_code,
-           CASE WHEN c.snapshot_type = 'month_end' THEN 'month' ELSE 'calendar_year' END AS period_type,
-           CASE WHEN c.snapshot_type = 'month_end' THEN CAST(date_trunc('month', c.snapshot_date) AS DATE)
-                ELSE CAST(date_trunc('year', c.snapshot_date) AS DATE) END AS period_start
-    FROM fact_caseload c
-    JOIN child_geography g ON g.person_key = c.person_key AND g.la_code = c.la_code
-),
-totals AS (
-    SELECT period_type, period_start, geography_level, geography_code, la_code, source_system, count(*) AS caseload_total
-    FROM snaps
-    GROUP BY period_type, period_start, geography_level, geography_code, la_code, source_system
-),
-by_dim AS (
-    SELECT period_type, period_start, geography_level, geography_code, la_code, source_system, COALESCE(primary_need, 'unknown') AS primary_need, count(*) AS ehc_plans
-    FROM snaps
+-- caseload_total: the needs of an area and period add up to its caseload.
+WITH local_rows AS (
+    SELECT period_type, period_start, geography_level, geography_code, la_code,
+           source_system AS source, COALESCE(primary_need, 'unknown') AS primary_need,
+           count(*) AS ehc_plans,
+           sum(count(*)) OVER (PARTITION BY period_type, period_start, geography_level, geography_code, la_code, source_system) AS caseload_total
+    FROM caseload_snapshot
     GROUP BY period_type, period_start, geography_level, geography_code, la_code, source_system, primary_need
-),
-local_rows AS (
-    SELECT b.period_type, b.period_start, b.geography_level, b.geography_code, b.la_code,
-           b.source_system AS source, b.primary_need,
-           b.ehc_plans, t.caseload_total
-    FROM by_dim b
-    JOIN totals t
-      ON t.period_type = b.period_type AND t.period_start = b.period_start
-     AND t.geography_level = b.geography_level AND t.geography_code = b.geography_code
-     AND t.la_code = b.la_code AND t.source_system = b.source_system
 ),
 -- The DfE's 'EHC plans by primary need': number_<need> columns become rows; ehc_plans is the total.
 dfe_long AS (

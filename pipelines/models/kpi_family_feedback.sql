@@ -29,22 +29,6 @@ figures AS (
            avg(CAST(rating_kept_informed AS DOUBLE)) AS mean_rating_kept_informed
     FROM areas
     GROUP BY period_type, period_start, geography_level, geography_code, grp
-),
-k AS (
-    SELECT f.*, 100.0 * rated_good_or_better / NULLIF(responses, 0) AS pc_rated_good_or_better
-    FROM figures f
 )
-SELECT period_type,
-       period_start,
-       geography_level,
-       geography_code,
-       la_code,
-       source,
-       respondent_group,
-       responses,
-       rated_good_or_better,
-       pc_rated_good_or_better,
-       mean_rating_overall,
-       mean_rating_listened_to,
-       mean_rating_kept_informed
-FROM k
+SELECT f.*, 100.0 * rated_good_or_better / NULLIF(responses, 0) AS pc_rated_good_or_better
+FROM figures f

@@ -51,31 +51,13 @@ published AS (
     WHERE t.period_type = 'month' OR extract(month FROM w.period_end) = 12
     GROUP BY 1, 2, 3, 4, 5, 6, 7
 ),
-k AS (
-    SELECT u.*,
-           waiting_18_52_weeks + waiting_over_52_weeks AS waiting_over_18_weeks,
-           100.0 * (waiting_18_52_weeks + waiting_over_52_weeks) / NULLIF(waiting_total, 0) AS pc_waiting_over_18_weeks,
-           100.0 * waiting_over_52_weeks / NULLIF(waiting_total, 0) AS pc_waiting_over_52_weeks
-    FROM (SELECT * FROM local_rows UNION ALL SELECT * FROM published) u
+u AS (
+    SELECT * FROM local_rows UNION ALL SELECT * FROM published
 )
-SELECT period_type,
-       period_start,
-       geography_level,
-       geography_code,
-       la_code,
-       source,
-       service_line,
-       waiting_0_1_weeks,
-       waiting_1_2_weeks,
-       waiting_2_4_weeks,
-       waiting_4_12_weeks,
-       waiting_12_18_weeks,
-       waiting_18_52_weeks,
-       waiting_over_52_weeks,
-       waiting_total,
-       waiting_over_18_weeks,
-       pc_waiting_over_18_weeks,
-       pc_waiting_over_52_weeks,
+SELECT u.*,
+       waiting_18_52_weeks + waiting_over_52_weeks AS waiting_over_18_weeks,
+       100.0 * (waiting_18_52_weeks + waiting_over_52_weeks) / NULLIF(waiting_total, 0) AS pc_waiting_over_18_weeks,
+       100.0 * waiting_over_52_weeks / NULLIF(waiting_total, 0) AS pc_waiting_over_52_weeks,
        -- A snapshot is whole by construction (see the column's description).
        TRUE AS period_complete
-FROM k
+FROM u

@@ -23,22 +23,6 @@ figures AS (
            sum(CASE WHEN overall_grade IN ('outstanding', 'good') THEN 1 ELSE 0 END) AS plans_good_or_better
     FROM areas
     GROUP BY period_type, period_start, geography_level, geography_code, COALESCE(la_code, '919')
-),
-k AS (
-    SELECT f.*, 100.0 * plans_good_or_better / NULLIF(plans_audited, 0) AS pc_good_or_better
-    FROM figures f
 )
-SELECT period_type,
-       period_start,
-       geography_level,
-       geography_code,
-       la_code,
-       source,
-       plans_audited,
-       outstanding,
-       good,
-       requires_improvement,
-       inadequate,
-       plans_good_or_better,
-       pc_good_or_better
-FROM k
+SELECT f.*, 100.0 * plans_good_or_better / NULLIF(plans_audited, 0) AS pc_good_or_better
+FROM figures f

@@ -107,32 +107,7 @@ k AS (
 -- period_complete: whether the row's period is wholly covered by its source (period_coverage;
 -- the DfE's published figures always are).
 SELECT x.*, (x.source = 'dfe_published' OR pc.source IS NOT NULL) AS period_complete
-FROM (
-SELECT period_type,
-       period_start,
-       geography_level,
-       geography_code,
-       la_code,
-       source,
-       requests_received_in_year,
-       requests_decided_to_assess,
-       requests_decided_not_to_assess,
-       requests_decision_not_made,
-       requests_withdrawn,
-       requests_decided,
-       request_assess_pc,
-       request_not_assess_pc,
-       request_outstanding_pc,
-       request_withdrawn_pc,
-       request_decisions_in_year,
-       request_outcome_six_weeks,
-       request_outcome_over_6_weeks,
-       request_outcome_six_weeks_pc,
-       request_outcome_over_6_weeks_pc,
-       request_assess_pc_status,
-       request_outcome_six_weeks_pc_status
-FROM k
-) x
+FROM k x
 LEFT JOIN period_coverage pc
   ON pc.period_type = x.period_type AND pc.period_start = x.period_start
  AND pc.source = x.source AND pc.la_code = x.la_code

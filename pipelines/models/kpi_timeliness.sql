@@ -115,18 +115,7 @@ k AS (
 -- period_complete: whether the row's period is wholly covered by its source (period_coverage;
 -- the DfE's published figures always are).
 SELECT x.*, (x.source = 'dfe_published' OR pc.source IS NOT NULL) AS period_complete
-FROM (
-SELECT period_type, period_start, geography_level, geography_code, la_code, source,
-           plans_issued_den, plans_issued_den_ex, plans_issued_within_20_weeks, plans_issued_20_weeks_ex,
-           pc_plans_issued_within_20_weeks, pc_plans_issued_20_weeks_ex,
-           plans_issued_gt20weeks_ltyear, plans_issued_gt20weeks_ltyear_ex,
-           pc_plans_issued_gt20weeks_ltyear, pc_plans_issued_gt20weeks_ltyear_ex,
-           plans_issued_gt_1_year, plans_issued_gt_1_year_ex,
-           pc_plans_issued_gt_1_year, pc_plans_issued_gt_1_year_ex,
-           avg_weeks_issue_plan, avg_weeks_issue_plan_exc,
-           pc_plans_issued_within_20_weeks_status, pc_plans_issued_20_weeks_ex_status
-FROM k
-) x
+FROM k x
 LEFT JOIN period_coverage pc
   ON pc.period_type = x.period_type AND pc.period_start = x.period_start
  AND pc.source = x.source AND pc.la_code = x.la_code

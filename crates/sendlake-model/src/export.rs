@@ -14,7 +14,8 @@ use crate::targets::{PERIOD_COMPLETE, with_targets};
 /// Writes what another SQL engine needs to run the same models over the same data, for the
 /// engine comparison in docs/benchmarks.md: `inputs.json` (each input table's current Parquet
 /// files, or an empty file with its schema), the reference tables and `dim_date` as Parquet
-/// under `ref/`, and `models.json` (each model's SQL as sendlake runs it, in build order).
+/// under `ref/`, and `models.json` (each model's SQL as sendlake runs it, in build order, with
+/// the views the models read, marked `"view": true`, in their place in that order).
 pub async fn export_sql(cx: &BuildContext<'_>, dir: &std::path::Path) -> Result<()> {
     let Prepared { ctx, inputs, .. } = prepare(cx).await?;
     let io = |e: std::io::Error| ModelError::lake(format!("writing {}", dir.display()), e);
@@ -89,7 +90,15 @@ pub async fn export_sql(cx: &BuildContext<'_>, dir: &std::path::Path) -> Result<
         );
     }
     let mut models = Vec::new();
-    for (name, _) in order(cx, &ctx)? {
+    for step in order(cx, &ctx)? {
+        let name = step.name;
+        if step.view {
+            // Another engine creates it as a view, in this place of the order.
+            if let Some(v) = cx.project.views.get(&name) {
+                models.push(serde_json::json!({ "name": name, "sql": v.sql, "view": true }));
+            }
+            continue;
+        }
         let Some(m) = cx.project.models.get(&name) else {
             continue;
         };

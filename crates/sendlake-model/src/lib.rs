@@ -4,14 +4,16 @@
 //! The main types and how they connect:
 //!
 //! * [`ModelProject`] is the models folder of a pipeline (`pipelines/models/`): one SQL file
-//!   per output table, `checks.toml` ([`CheckDef`]), `geography.toml` ([`Geography`]: district
+//!   per output table, `*.view.sql` views (SQL several models share, registered in the
+//!   session and never written to the lake), `checks.toml` ([`CheckDef`]), `geography.toml` ([`Geography`]: district
 //!   → SEND locality → quadrant, and the dated NHS geography), `targets.csv`
 //!   ([`TargetRow`]) and `report.toml` ([`ReportConfig`]: the run report's charts and the
 //!   source each Power BI starter page shows). Every output table is declared in
 //!   `schemas/tables/` like any other, so its columns are a contract.
 //! * [`build`] runs the project in one DataFusion session ([`BuildContext`]): the restricted
 //!   Delta tables at their current versions and the reference tables (`ref_*`, [`dim_date`])
-//!   are registered, the models run in dependency order (worked out from their SQL), each
+//!   are registered, the models run in dependency order (worked out from their SQL; a view
+//!   is registered at its place in that order), each
 //!   output is conformed to its declared Arrow schema, suppressed if it is a published
 //!   aggregate ([`suppress()`]), checked, and committed in one Delta commit, or blocked with
 //!   its previous version left current. The [`ModelReport`] goes into the run manifest.

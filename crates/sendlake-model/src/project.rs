@@ -4,6 +4,7 @@
 //! | file | holds |
 //! |---|---|
 //! | `*.sql` | one model per file; the file stem is the output table, declared in `schemas/tables/` |
+//! | `*.view.sql` | one view per file ([`ModelProject::views`]): SQL that models share, registered in the build's session and never written to the lake |
 //! | `checks.toml` | data-quality checks ([`CheckDef`]) |
 //! | `geography.toml` | districts, SEND localities, quadrants and the dated NHS health geography ([`Geography`]) |
 //! | `targets.csv` | KPI targets ([`TargetRow`]) |
@@ -27,10 +28,15 @@ pub mod report;
 /// Tables the runner builds itself (not from SQL).
 pub const BUILT_IN: [&str; 2] = ["dim_date", "data_quality"];
 
-/// One SQL model.
+/// How a view's file name ends: `caseload_snapshot.view.sql` is the view `caseload_snapshot`.
+/// Views sit beside the models rather than in a folder of their own, so that a flat copy of
+/// the models folder (as the tests make) keeps them.
+pub const VIEW_SUFFIX: &str = ".view.sql";
+
+/// One SQL model, or one view.
 #[derive(Debug, Clone)]
 pub struct ModelDef {
-    /// Output table (the file stem).
+    /// Output table (the file stem), or the view's name.
     pub name: String,
     /// The SQL file.
     pub file: PathBuf,
@@ -45,6 +51,11 @@ pub struct ModelProject {
     pub dir: PathBuf,
     /// SQL models, by name.
     pub models: BTreeMap<String, ModelDef>,
+    /// Views, by name: SQL that several models read, written once. The build registers each
+    /// as a DataFusion view once the tables it reads are current, in the models' dependency
+    /// order, so a model reads it like a table; it is not a table, so it is not written to
+    /// the lake, declared in `schemas/tables/`, in the data dictionary or in Power BI.
+    pub views: BTreeMap<String, ModelDef>,
     /// Data-quality checks.
     pub checks: Vec<CheckDef>,
     /// Geography lookups.
@@ -214,6 +225,7 @@ impl ModelProject {
     pub fn load(dir: &Path, registry: &SchemaRegistry) -> Result<Self, Vec<ProjectError>> {
         let mut problems = Vec::new();
         let mut models = BTreeMap::new();
+        let mut views = BTreeMap::new();
         let entries = match std::fs::read_dir(dir) {
             Ok(e) => e,
             Err(e) => {
@@ -228,6 +240,13 @@ impl ModelProject {
         paths.sort();
         for path in paths {
             if path.extension().and_then(|e| e.to_str()) != Some("sql") {
+                continue;
+            }
+            if let Some(view) = read_view(&path, registry, &mut problems) {
+                views.insert(view.name.clone(), view);
+                continue;
+            }
+            if is_view(&path) {
                 continue;
             }
             let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else {
@@ -306,6 +325,7 @@ impl ModelProject {
             Ok(Self {
                 dir: dir.to_owned(),
                 models,
+                views,
                 checks,
                 geography,
                 targets,
@@ -313,6 +333,54 @@ impl ModelProject {
             })
         } else {
             Err(problems)
+        }
+    }
+}
+
+fn is_view(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(VIEW_SUFFIX))
+}
+
+/// Reads a `*.view.sql` file; `None` for any other file, or a view with a problem (pushed).
+/// A view's name must not be a table's: a model reading it would not know which it read.
+fn read_view(
+    path: &Path,
+    registry: &SchemaRegistry,
+    problems: &mut Vec<ProjectError>,
+) -> Option<ModelDef> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(VIEW_SUFFIX))?
+        .to_owned();
+    let clash = if registry.table(&name).is_some() {
+        Some("a table declared in schemas/tables")
+    } else if BUILT_IN.contains(&name.as_str()) {
+        Some("a table sendlake builds itself")
+    } else if name.starts_with("ref_") {
+        Some("reserved for the reference tables (ref_*)")
+    } else {
+        None
+    };
+    if let Some(what) = clash {
+        problems.push(ProjectError::new(
+            path,
+            None,
+            format!("the view `{name}` has the name of {what}; rename the view"),
+        ));
+        return None;
+    }
+    match std::fs::read_to_string(path) {
+        Ok(sql) => Some(ModelDef {
+            name,
+            file: path.to_owned(),
+            sql,
+        }),
+        Err(e) => {
+            problems.push(ProjectError::new(path, None, format!("cannot read: {e}")));
+            None
         }
     }
 }
@@ -492,4 +560,48 @@ fn read_targets(
         }
     }
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The demo's model project, copied, with `extra` files (name, text) added.
+    fn load_with(extra: &[(&str, &str)]) -> Result<ModelProject, Vec<ProjectError>> {
+        let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines/models");
+        let dir = tempfile::tempdir().unwrap();
+        for f in std::fs::read_dir(from).unwrap() {
+            let f = f.unwrap();
+            std::fs::copy(f.path(), dir.path().join(f.file_name())).unwrap();
+        }
+        for (name, text) in extra {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        ModelProject::load(dir.path(), &SchemaRegistry::embedded().unwrap())
+    }
+
+    #[test]
+    fn views_load_apart_from_the_models() {
+        let project = load_with(&[("extra.view.sql", "SELECT 1 AS one")]).unwrap();
+        assert_eq!(project.views["extra"].sql, "SELECT 1 AS one");
+        assert!(!project.models.contains_key("extra"));
+        assert!(project.views.contains_key("caseload_snapshot"));
+        assert!(!project.models.contains_key("caseload_snapshot"));
+        assert!(project.models.contains_key("kpi_caseload_need"));
+    }
+
+    #[test]
+    fn a_view_named_as_a_table_is_an_error_naming_its_file() {
+        for (name, what) in [
+            ("dim_child", "a table declared in schemas/tables"),
+            ("dim_date", "a table declared in schemas/tables"),
+            ("ref_code", "reserved for the reference tables"),
+        ] {
+            let file = format!("{name}.view.sql");
+            let problems = load_with(&[(&file, "SELECT 1")]).unwrap_err();
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert!(problems[0].file.ends_with(&file), "{problems:?}");
+            assert!(problems[0].message.contains(what), "{problems:?}");
+        }
+    }
 }

@@ -14,9 +14,10 @@ use tracing::{error, warn};
 
 use crate::checks::{self, CheckResult, Subject};
 use crate::error::{ModelError, Result};
-use crate::graph::order;
+use crate::graph::{Step, order};
 use crate::keys::KeyFingerprints;
 use crate::outcome::{ModelOutcome, ModelReport, ModelStatus, elapsed};
+use crate::project::ModelDef;
 use crate::publish::{
     Staged, check_and_commit, conform, fingerprint, log_check, publish_batches, write_quality,
 };
@@ -88,14 +89,41 @@ pub async fn build(cx: &BuildContext<'_>) -> Result<ModelReport> {
     }
     report.models.push(outcome);
 
-    for (name, reads) in order(cx, &ctx)? {
+    for Step {
+        name,
+        view,
+        reads,
+        views,
+    } in order(cx, &ctx)?
+    {
+        let blocker = reads
+            .iter()
+            .chain(&views)
+            .find_map(|r| blocked.get(r).map(|w| (r, w)));
+        if view {
+            // A view over a table that was not published is not registered; the models that
+            // read it are skipped for the same table (their reads include it).
+            match (blocker, cx.project.views.get(&name)) {
+                (Some((by, _)), _) => {
+                    blocked.insert(name.clone(), format!("reads {by}"));
+                }
+                (None, Some(v)) => {
+                    if let Err(e) = register_view(&ctx, v).await {
+                        error!(view = %name, error = %e, "View failed; the models that read it are skipped.");
+                        blocked.insert(name.clone(), format!("view failed: {e}"));
+                    }
+                }
+                (None, None) => {}
+            }
+            continue;
+        }
         let Some(model) = cx.project.models.get(&name) else {
             continue;
         };
         let started_at = std::time::Instant::now();
         let file = model.file.display().to_string();
         let def = table_def(cx.registry, &name)?;
-        if let Some((by, why)) = reads.iter().find_map(|r| blocked.get(r).map(|w| (r, w))) {
+        if let Some((by, why)) = blocker {
             let reason =
                 format!("not built: it reads {by}, which was not published this run ({why})");
             warn!(model = %name, reason = %reason, "Model skipped.");
@@ -156,6 +184,20 @@ pub async fn build(cx: &BuildContext<'_>) -> Result<ModelReport> {
 
     write_quality(cx, &report.checks).await?;
     Ok(report)
+}
+
+/// Registers a view in the session: its plan is made now, over the tables as they are now
+/// (every model it reads is already committed and re-registered), and inlined into each
+/// model that reads it. Errors name the view's file.
+async fn register_view(ctx: &SessionContext, view: &ModelDef) -> Result<()> {
+    let file = view.file.display().to_string();
+    let df = ctx
+        .sql(&view.sql)
+        .await
+        .map_err(|e| sql_err(&view.name, &file, e))?;
+    ctx.register_table(view.name.as_str(), df.into_view())
+        .map_err(|e| sql_err(&view.name, &file, e))?;
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -237,5 +279,60 @@ fn write_plan(cx: &BuildContext<'_>, name: &str, plan: &Arc<dyn ExecutionPlan>) 
     let path = dir.join(format!("{name}.txt"));
     if let Err(e) = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, text)) {
         warn!(file = %path.display(), error = %e, "Could not write the model's plan.");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use deltalake::arrow::array::{AsArray, Int64Array, RecordBatch};
+    use deltalake::arrow::datatypes::Int64Type;
+
+    use super::*;
+    use crate::session::register_batch;
+
+    fn view(name: &str, sql: &str) -> ModelDef {
+        ModelDef {
+            name: name.to_owned(),
+            file: format!("models/{name}.view.sql").into(),
+            sql: sql.to_owned(),
+        }
+    }
+
+    fn session() -> SessionContext {
+        let ctx = SessionContext::new();
+        let n: Int64Array = (1..=4).map(Some).collect();
+        let batch = RecordBatch::try_from_iter([("n", Arc::new(n) as _)]).unwrap();
+        register_batch(&ctx, "t", batch).unwrap();
+        ctx
+    }
+
+    #[tokio::test]
+    async fn a_registered_view_is_read_like_a_table() {
+        let ctx = session();
+        register_view(&ctx, &view("evens", "SELECT n FROM t WHERE n % 2 = 0"))
+            .await
+            .unwrap();
+        let batches = ctx
+            .sql("SELECT sum(n) AS s FROM evens")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let s = batches[0].column(0).as_primitive::<Int64Type>();
+        assert_eq!((s.len(), s.value(0)), (1, 6));
+    }
+
+    #[tokio::test]
+    async fn a_view_that_does_not_plan_names_its_file() {
+        let ctx = session();
+        let err = register_view(&ctx, &view("bad", "SELECT missing_column FROM t"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bad (models/bad.view.sql)"), "{err}");
+        assert!(err.contains("missing_column"), "{err}");
+        // Nothing half-registered: a model reading it fails as reading an unknown table.
+        assert!(ctx.sql("SELECT * FROM bad").await.is_err());
     }
 }
