@@ -114,6 +114,21 @@ fn simulator() -> (tokio::runtime::Runtime, RunningSim) {
     (rt, sim)
 }
 
+/// Source `name` of `m`, which must be marked stale (it failed and kept its last good data).
+fn stale<'m>(m: &'m Manifest, name: &str) -> &'m sendlake_pipeline::manifest::SourceEntry {
+    let source = m
+        .sources
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no source {name}"));
+    assert_eq!(
+        source.status,
+        Some(sendlake_pipeline::manifest::SourceStatus::Stale),
+        "{name}"
+    );
+    source
+}
+
 fn stream<'m>(
     m: &'m Manifest,
     source: &str,
@@ -415,15 +430,7 @@ fn a_failing_partner_is_stale_keeps_its_last_good_data_and_the_run_is_partial() 
     let m = run_on(&rt, &p, opts(&sim));
     assert_eq!(m.status, RunStatus::Partial);
     assert_eq!(m.exit_code, Some(1));
-    let nhs = m
-        .sources
-        .iter()
-        .find(|s| s.name == "nhs_community")
-        .unwrap();
-    assert_eq!(
-        nhs.status,
-        Some(sendlake_pipeline::manifest::SourceStatus::Stale)
-    );
+    let nhs = stale(&m, "nhs_community");
     let reason = nhs.stale_reason.as_deref().unwrap();
     assert!(
         reason.contains("503") || reason.contains("budget"),
@@ -543,15 +550,7 @@ fn drift_is_quarantined_evolved_or_frozen_as_the_source_says() {
     let m = run_on(&rt, &p, opts(&sim));
     assert_eq!(m.status, RunStatus::Failed, "the only source failed");
     assert_eq!(m.exit_code, Some(3));
-    let nhs = m
-        .sources
-        .iter()
-        .find(|s| s.name == "nhs_community")
-        .unwrap();
-    assert_eq!(
-        nhs.status,
-        Some(sendlake_pipeline::manifest::SourceStatus::Stale)
-    );
+    let nhs = stale(&m, "nhs_community");
     assert!(
         nhs.stale_reason
             .as_deref()

@@ -138,24 +138,18 @@ fn the_published_zone_of_a_demo_run_is_safe_to_publish() {
                 );
             }
             // Values: no input identifier, no pseudonymised key (64 hex digits).
-            for (i, field) in batch.schema().fields().iter().enumerate() {
-                if let Some(a) = batch.column(i).as_any().downcast_ref::<StringArray>() {
-                    for v in a.iter().flatten() {
-                        assert!(
-                            !secrets.contains(v),
-                            "{}.{} holds an input identifier",
-                            def.name,
-                            field.name()
-                        );
-                        assert!(
-                            !(v.len() == 64 && v.chars().all(|c| c.is_ascii_hexdigit())),
-                            "{}.{} holds a pseudonymised key",
-                            def.name,
-                            field.name()
-                        );
-                    }
-                }
-            }
+            for_each_text(batch, |column, v| {
+                assert!(
+                    !secrets.contains(v),
+                    "{}.{column} holds an input identifier",
+                    def.name
+                );
+                assert!(
+                    !(v.len() == 64 && v.chars().all(|c| c.is_ascii_hexdigit())),
+                    "{}.{column} holds a pseudonymised key",
+                    def.name
+                );
+            });
             let Some(sup) = &def.suppression else {
                 continue;
             };

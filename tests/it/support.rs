@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use arrow_array::{RecordBatch, StringArray};
 use sendlake_pipeline::{Manifest, RunOptions, RunReport, load_plan, run};
 pub use sendlake_test::{Workspace, block_on, content, rows, strings};
 
@@ -38,6 +39,18 @@ pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures")
         .join(name)
+}
+
+/// Calls `f(column, value)` for every non-null value of every text column of `batch`: the
+/// privacy scans look at every string a table holds.
+pub fn for_each_text(batch: &RecordBatch, mut f: impl FnMut(&str, &str)) {
+    for (i, field) in batch.schema().fields().iter().enumerate() {
+        if let Some(a) = batch.column(i).as_any().downcast_ref::<StringArray>() {
+            for v in a.iter().flatten() {
+                f(field.name(), v);
+            }
+        }
+    }
 }
 
 /// Runs in a [`Workspace`]: the pipeline in-process, and its manifest read back.

@@ -16,11 +16,14 @@
 #![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
 use std::hint::black_box;
-use std::time::Instant;
 
 use quick_xml::Reader;
 use quick_xml::events::Event;
 use sendlake_extract::{Sen2Item, Sen2Reader};
+
+#[path = "../../../bench/timing.rs"]
+mod timing;
+use timing::{thread_cpu_secs, timed};
 
 const HEADER: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<Message>\r\n\t<Header>\r\n\
 \t\t<CollectionDetails>\r\n\t\t\t<Collection>SEN2</Collection>\r\n\t\t\t<Year>2024</Year>\r\n\
@@ -130,25 +133,6 @@ fn sen2(bytes: &[u8]) -> (u64, usize) {
         }
     }
     (persons, leaves)
-}
-
-/// CPU time of this thread in seconds (Linux), so that a busy machine skews results less
-/// than wall time; `None` elsewhere.
-fn thread_cpu_secs() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let nanos: f64 = stat.split_whitespace().next()?.parse().ok()?;
-    Some(nanos / 1e9)
-}
-
-/// Runs `f`, returning its result and its (CPU if available, else wall) time in seconds.
-fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
-    let (cpu, wall) = (thread_cpu_secs(), Instant::now());
-    let out = f();
-    let secs = match (cpu, thread_cpu_secs()) {
-        (Some(a), Some(b)) if b > a => b - a,
-        _ => wall.elapsed().as_secs_f64(),
-    };
-    (out, secs)
 }
 
 fn main() {

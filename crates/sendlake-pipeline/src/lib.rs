@@ -4,7 +4,7 @@
 //! - [`config::PipelineFile`] is a pipeline file as written (`pipelines/*.toml`: closed,
 //!   typed, `deny_unknown_fields`); [`config::PipelineFile::check`] turns it into a
 //!   [`config::PipelinePlan`], reporting every problem with the file and key.
-//! - [`run::run`] executes a plan: for each source, each file is read as a stream
+//! - [`run::run`] executes a plan with [`RunOptions`] (the key, the scope, the clock): for each source, each file is read as a stream
 //!   (`sendlake-extract`), conformed one person at a time (`sendlake-transform`) into local
 //!   staging files (`sendlake-load`), and dropped whole if the file turns out to be bad. Then
 //!   each table gets exactly one Delta commit that replaces the submissions loaded by this run,
@@ -32,6 +32,7 @@ pub mod dictionary;
 pub mod error;
 pub mod lock;
 pub mod manifest;
+mod options;
 pub mod powerbi;
 mod progress;
 mod reconcile;

@@ -25,7 +25,6 @@ use std::collections::HashSet;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
@@ -35,6 +34,10 @@ use sendlake_extract::{Sen2Item, Sen2Reader};
 use sendlake_schema::SchemaRegistry;
 use sendlake_transform::{PseudonymisationKey, Sen2Conformer, SubmissionContext, read_header};
 use sha2::{Digest, Sha256};
+
+#[path = "../../../bench/timing.rs"]
+mod timing;
+use timing::timed;
 
 /// What one pass over the files produced.
 #[derive(Default)]
@@ -146,23 +149,6 @@ fn run(conformer: &Sen2Conformer, files: &[(String, Vec<u8>)], verify: bool) -> 
         black_box(outcome);
     }
     totals
-}
-
-/// CPU time of this thread in seconds (Linux), else `None`.
-fn thread_cpu_secs() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let nanos: f64 = stat.split_whitespace().next()?.parse().ok()?;
-    Some(nanos / 1e9)
-}
-
-fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
-    let (cpu, wall) = (thread_cpu_secs(), Instant::now());
-    let out = f();
-    let secs = match (cpu, thread_cpu_secs()) {
-        (Some(a), Some(b)) if b > a => b - a,
-        _ => wall.elapsed().as_secs_f64(),
-    };
-    (out, secs)
 }
 
 fn main() {
