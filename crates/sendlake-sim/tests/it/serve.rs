@@ -578,44 +578,72 @@ async fn tokens_expire_after_their_lifetime() {
     sim.shutdown().await.unwrap();
 }
 
-async fn ees_get(
-    sim: &RunningSim,
-    c: &Client,
-    spec: &Spec,
-    path: &str,
-    template: &str,
-    q: &[(&str, &str)],
-) -> Value {
-    let r = c
-        .get(format!("{}{path}", sim.base_url()))
-        .query(q)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let v: Value = r.json().await.unwrap();
-    spec.check(template, "get", status, &v);
-    assert_eq!(status, 200, "{path}: {v}");
-    v
+/// An EES client for one test: every GET is checked against the OpenAPI description and must
+/// answer 200.
+struct Ees<'a> {
+    sim: &'a RunningSim,
+    c: Client,
+    spec: Spec,
+}
+
+impl Ees<'_> {
+    async fn get(&self, path: &str, template: &str, q: &[(&str, &str)]) -> Value {
+        let r = self
+            .c
+            .get(format!("{}{path}", self.sim.base_url()))
+            .query(q)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let v: Value = r.json().await.unwrap();
+        self.spec.check(template, "get", status, &v);
+        assert_eq!(status, 200, "{path}: {v}");
+        v
+    }
+
+    /// Every page of `path` at `page_size`, from page 1 until `paging.totalPages`.
+    async fn pages(&self, path: &str, template: &str, page_size: &str) -> Vec<Value> {
+        let mut pages = Vec::new();
+        let mut page = 1;
+        loop {
+            let ps = page.to_string();
+            let v = self
+                .get(path, template, &[("page", &ps), ("pageSize", page_size)])
+                .await;
+            let total_pages = v["paging"]["totalPages"].as_u64().unwrap();
+            pages.push(v);
+            if page >= total_pages {
+                return pages;
+            }
+            page += 1;
+        }
+    }
+}
+
+fn results(v: &Value) -> impl Iterator<Item = Value> + '_ {
+    v["results"].as_array().unwrap().iter().cloned()
 }
 
 #[tokio::test]
 async fn ees_conforms_to_the_openapi_description() {
-    let spec = Spec::load();
     let sim = start(config()).await.unwrap();
-    let c = Client::new();
+    let ees = Ees {
+        sim: &sim,
+        c: Client::new(),
+        spec: Spec::load(),
+    };
+    let (c, spec) = (&ees.c, &ees.spec);
 
-    let pubs = ees_get(&sim, &c, &spec, "/v1/publications", "/v1/publications", &[]).await;
+    let pubs = ees.get("/v1/publications", "/v1/publications", &[]).await;
     assert_eq!(pubs["paging"]["totalResults"], 2);
-    let found = ees_get(
-        &sim,
-        &c,
-        &spec,
-        "/v1/publications",
-        "/v1/publications",
-        &[("search", "health and care")],
-    )
-    .await;
+    let found = ees
+        .get(
+            "/v1/publications",
+            "/v1/publications",
+            &[("search", "health and care")],
+        )
+        .await;
     assert_eq!(
         found["results"][0]["slug"],
         "education-health-and-care-plans"
@@ -623,34 +651,24 @@ async fn ees_conforms_to_the_openapi_description() {
     let mut data_sets = Vec::new();
     for p in pubs["results"].as_array().unwrap() {
         let id = p["id"].as_str().unwrap();
-        let one = ees_get(
-            &sim,
-            &c,
-            &spec,
-            &format!("/v1/publications/{id}"),
-            "/v1/publications/{publicationId}",
-            &[],
-        )
-        .await;
-        assert_eq!(&one, p);
-        // Page size 1 walks to the end with exact counts.
-        let mut page = 1;
-        loop {
-            let ps = page.to_string();
-            let v = ees_get(
-                &sim,
-                &c,
-                &spec,
-                &format!("/v1/publications/{id}/data-sets"),
-                "/v1/publications/{publicationId}/data-sets",
-                &[("page", &ps), ("pageSize", "1")],
+        let one = ees
+            .get(
+                &format!("/v1/publications/{id}"),
+                "/v1/publications/{publicationId}",
+                &[],
             )
             .await;
-            data_sets.extend(v["results"].as_array().unwrap().iter().cloned());
-            if page >= v["paging"]["totalPages"].as_u64().unwrap() {
-                break;
-            }
-            page += 1;
+        assert_eq!(&one, p);
+        // Page size 1 walks to the end with exact counts.
+        let pages = ees
+            .pages(
+                &format!("/v1/publications/{id}/data-sets"),
+                "/v1/publications/{publicationId}/data-sets",
+                "1",
+            )
+            .await;
+        for v in &pages {
+            data_sets.extend(results(v));
         }
     }
     assert_eq!(data_sets.len(), 4);
@@ -658,47 +676,35 @@ async fn ees_conforms_to_the_openapi_description() {
     let mut symbols = HashSet::new();
     for ds in &data_sets {
         let id = ds["id"].as_str().unwrap();
-        let one = ees_get(
-            &sim,
-            &c,
-            &spec,
-            &format!("/v1/data-sets/{id}"),
-            "/v1/data-sets/{dataSetId}",
-            &[],
-        )
-        .await;
+        let one = ees
+            .get(
+                &format!("/v1/data-sets/{id}"),
+                "/v1/data-sets/{dataSetId}",
+                &[],
+            )
+            .await;
         assert_eq!(&one, ds);
-        let meta = ees_get(
-            &sim,
-            &c,
-            &spec,
-            &format!("/v1/data-sets/{id}/meta"),
-            "/v1/data-sets/{dataSetId}/meta",
-            &[("dataSetVersion", "1.*")],
-        )
-        .await;
+        let meta = ees
+            .get(
+                &format!("/v1/data-sets/{id}/meta"),
+                "/v1/data-sets/{dataSetId}/meta",
+                &[("dataSetVersion", "1.*")],
+            )
+            .await;
         let total = ds["latestVersion"]["totalResults"].as_u64().unwrap();
 
         // Whole data set, page by page (GET).
         let mut rows = Vec::new();
-        let mut page = 1;
-        loop {
-            let ps = page.to_string();
-            let v = ees_get(
-                &sim,
-                &c,
-                &spec,
+        let pages = ees
+            .pages(
                 &format!("/v1/data-sets/{id}/query"),
                 "/v1/data-sets/{dataSetId}/query",
-                &[("page", &ps), ("pageSize", "10")],
+                "10",
             )
             .await;
+        for v in &pages {
             assert_eq!(v["paging"]["totalResults"].as_u64().unwrap(), total);
-            rows.extend(v["results"].as_array().unwrap().iter().cloned());
-            if page >= v["paging"]["totalPages"].as_u64().unwrap() {
-                break;
-            }
-            page += 1;
+            rows.extend(results(v));
         }
         assert_eq!(rows.len() as u64, total);
         for r in &rows {
@@ -737,19 +743,17 @@ async fn ees_conforms_to_the_openapi_description() {
             .iter()
             .map(|f| f["options"].as_array().unwrap().len())
             .product();
-        let v = ees_get(
-            &sim,
-            &c,
-            &spec,
-            &format!("/v1/data-sets/{id}/query"),
-            "/v1/data-sets/{dataSetId}/query",
-            &[
-                ("locations.in", "LA|oldCode|919"),
-                ("timePeriods.eq", &tp_s),
-                ("indicators", ind),
-            ],
-        )
-        .await;
+        let v = ees
+            .get(
+                &format!("/v1/data-sets/{id}/query"),
+                "/v1/data-sets/{dataSetId}/query",
+                &[
+                    ("locations.in", "LA|oldCode|919"),
+                    ("timePeriods.eq", &tp_s),
+                    ("indicators", ind),
+                ],
+            )
+            .await;
         assert_eq!(
             v["paging"]["totalResults"].as_u64().unwrap() as usize,
             n_options
@@ -821,15 +825,13 @@ async fn ees_conforms_to_the_openapi_description() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let empty = ees_get(
-        &sim,
-        &c,
-        &spec,
-        &format!("/v1/data-sets/{id}/query"),
-        "/v1/data-sets/{dataSetId}/query",
-        &[("geographicLevels.eq", "SCH")],
-    )
-    .await;
+    let empty = ees
+        .get(
+            &format!("/v1/data-sets/{id}/query"),
+            "/v1/data-sets/{dataSetId}/query",
+            &[("geographicLevels.eq", "SCH")],
+        )
+        .await;
     assert_eq!(empty["paging"]["totalResults"], 0);
     assert_eq!(empty["warnings"][0]["code"], "QueryNoResults");
 
