@@ -11,9 +11,9 @@ use super::*;
 
 const THIRTY_DAYS: Duration = Duration::from_secs(30 * 24 * 3600);
 
-/// `rows` rows of SEN2 submission 919-2026 in the base schema, `n` from `start`.
-fn rows(rows: usize, start: i64) -> RecordBatch {
-    batch(&base_schema(), "sen2", "919-2026", rows, start)
+/// `count` rows of SEN2 submission 919-2026 in the base schema, `n` from `start`.
+fn sen2_rows(count: usize, start: i64) -> RecordBatch {
+    batch(&base_schema(), "sen2", "919-2026", count, start)
 }
 
 /// A table with three versions of one submission: v0 and v1's data files are replaced by v2's,
@@ -24,7 +24,7 @@ async fn three_versions(f: &Fixture) -> String {
         f.load(
             &uri,
             &base_schema(),
-            &[rows(10, start)],
+            &[sen2_rows(10, start)],
             replace(&["919-2026"]),
             run,
         )
@@ -218,7 +218,7 @@ async fn dry_run_deletes_nothing_and_names_the_same_files() {
 #[tokio::test]
 async fn full_vacuum_removes_files_no_version_references() {
     let f = fixture();
-    let uri = rejects(&f, &[rows(10, 0)]).await;
+    let uri = rejects(&f, &[sen2_rows(10, 0)]).await;
     let dir = local_path(&uri);
     let committed = data_files(&dir);
     // What a run that crashed between writing its data file and committing leaves behind.
@@ -259,7 +259,7 @@ async fn expired_quarantine_rows_are_deleted_and_the_table_stays_power_bi_safe()
     let f = fixture();
     // One data file holding both expired and current rows, so the delete must rewrite it.
     // `loaded_at` is 2026-01-01T00:00:00Z plus about `n` seconds.
-    let uri = rejects(&f, &[rows(10, 0), rows(10, 1000)]).await;
+    let uri = rejects(&f, &[sen2_rows(10, 0), sen2_rows(10, 1000)]).await;
     let dir = local_path(&uri);
     assert_eq!(data_files(&dir).len(), 1);
     let cutoff = chrono::Utc
@@ -346,7 +346,7 @@ async fn expired_quarantine_rows_are_deleted_and_the_table_stays_power_bi_safe()
     f.load(
         &uri,
         &base_schema(),
-        &[rows(3, 5000)],
+        &[sen2_rows(3, 5000)],
         replace(&["919-2026"]),
         "run-2",
     )
@@ -359,7 +359,7 @@ async fn expired_quarantine_rows_are_deleted_and_the_table_stays_power_bi_safe()
 #[tokio::test]
 async fn delete_refuses_a_missing_or_non_timestamp_column_naming_the_table() {
     let f = fixture();
-    let uri = rejects(&f, &[rows(5, 0)]).await;
+    let uri = rejects(&f, &[sen2_rows(5, 0)]).await;
     let cutoff = chrono::Utc::now();
     for (column, says) in [("rejected_on", "no column"), ("n", "not a UTC timestamp")] {
         let err = delete_older_than(&uri, column, cutoff, false)
@@ -384,7 +384,7 @@ async fn a_file_replaced_inside_the_period_survives_checkpoints_and_full_vacuum(
     use deltalake::protocol::{DeltaOperation, SaveMode};
 
     let f = fixture();
-    let uri = one_version(&f, Zone::Restricted, "person", &[rows(10, 0)]).await;
+    let uri = one_version(&f, Zone::Restricted, "person", &[sen2_rows(10, 0)]).await;
     let dir = local_path(&uri);
     let old = data_files(&dir).remove(0);
     let day = Duration::from_secs(24 * 3600);
