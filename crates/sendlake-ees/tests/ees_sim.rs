@@ -11,8 +11,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
 use sendlake_ees::{EesConfig, EesDataSetConfig, EesErrorKind, EesReason, EesSource, Symbol};
+use sendlake_extract::records::SourceRecord;
 use sendlake_sim::serve::faults::Endpoint;
 use serde_json::{Value, json};
+
+/// After a data set failed, the stream went on to the next one: there are records, and all
+/// are from data set `id`.
+fn assert_only_from(records: &[SourceRecord], id: &str) {
+    assert!(!records.is_empty());
+    assert!(records.iter().all(|r| r.value["data_set_id"] == id));
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn names_resolve_through_meta_and_records_match_the_simulator() {
@@ -115,12 +123,7 @@ async fn unknown_names_fail_their_data_set_naming_what_meta_offers() {
     }
 
     // The stream went on to the next data set.
-    assert!(!records.is_empty());
-    assert!(
-        records
-            .iter()
-            .all(|r| r.value["data_set_id"] == ids[SEN].as_str())
-    );
+    assert_only_from(&records, &ids[SEN]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -251,12 +254,7 @@ async fn rate_limits_and_server_errors_are_recovered_by_the_client() {
     assert!(e.endpoint.starts_with(&sim.base_url()), "{}", e.endpoint);
     assert!(e.endpoint.contains("/query?"), "{}", e.endpoint);
     assert!(e.message.contains("503"), "{e}");
-    assert!(!records.is_empty());
-    assert!(
-        records
-            .iter()
-            .all(|r| r.value["data_set_id"] == ids[SEN].as_str())
-    );
+    assert_only_from(&records, &ids[SEN]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -281,12 +279,7 @@ async fn a_pin_to_a_major_that_does_not_exist_fails_clearly() {
             && e.message.contains("latest published version is 1.0"),
         "{e}"
     );
-    assert!(
-        records
-            .iter()
-            .all(|r| r.value["data_set_id"] == ids[SEN].as_str())
-    );
-    assert!(!records.is_empty());
+    assert_only_from(&records, &ids[SEN]);
 
     // A major of 0 never gets as far as a request.
     let e = EesSource::new(

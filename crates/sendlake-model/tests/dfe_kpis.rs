@@ -248,31 +248,7 @@ fn active_child(i: &mut Inputs, child: &str, birth_month: Option<&str>, setting:
         person.push(("birth_month", b));
     }
     i.add("person", &person)
-        .add(
-            "request",
-            &[
-                ("request_key", &request),
-                ("person_key", child),
-                ("received_date", "2022-11-07"),
-                ("request_outcome", "H"),
-            ],
-        )
-        .add(
-            "assessment",
-            &[
-                ("request_key", &request),
-                ("person_key", child),
-                ("assessment_outcome", "H"),
-            ],
-        )
-        .add(
-            "named_plan",
-            &[
-                ("request_key", &request),
-                ("person_key", child),
-                ("start_date", "2023-03-20"),
-            ],
-        )
+        .historical_plan(&request, child, "2022-11-07", "2023-03-20")
         .add(
             "active_plan",
             &[("request_key", &request), ("person_key", child)],

@@ -173,16 +173,19 @@ impl Oracle {
             .collect()
     }
 
-    pub fn option(&self, column: &str, label: &str) -> String {
+    /// The options of the filter with `column`.
+    fn filter_options(&self, column: &str) -> &[Value] {
         let f = self.meta["filters"]
             .as_array()
             .unwrap()
             .iter()
             .find(|f| f["column"] == column)
             .unwrap();
-        f["options"]
-            .as_array()
-            .unwrap()
+        f["options"].as_array().unwrap()
+    }
+
+    pub fn option(&self, column: &str, label: &str) -> String {
+        self.filter_options(column)
             .iter()
             .find(|o| o["label"] == label)
             .unwrap_or_else(|| panic!("no option {label}"))["id"]
@@ -192,15 +195,7 @@ impl Oracle {
     }
 
     pub fn option_labels(&self, column: &str) -> Vec<String> {
-        let f = self.meta["filters"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["column"] == column)
-            .unwrap();
-        f["options"]
-            .as_array()
-            .unwrap()
+        self.filter_options(column)
             .iter()
             .map(|o| o["label"].as_str().unwrap().to_owned())
             .collect()

@@ -245,6 +245,11 @@ fn empty_root_and_empty_persons_are_valid_and_empty() {
     assert!(items("<Message><Header/><Persons/></Message>").len() == 1);
 }
 
+/// Where each skip note points: its path and position, without the reason.
+fn skipped_at<'a>(notes: &[(&'a str, Position, &str)]) -> Vec<(&'a str, Position)> {
+    notes.iter().map(|(path, pos, _)| (*path, *pos)).collect()
+}
+
 #[test]
 fn unexpected_elements_outside_persons_are_skipped_and_reported() {
     let xml = "<Message>\n<Header><Source><LEA>919</LEA></Source></Header>\n\
@@ -256,9 +261,8 @@ fn unexpected_elements_outside_persons_are_skipped_and_reported() {
     assert_eq!(all.len(), 6);
     assert!(matches!(all[0], Sen2Item::Header(_)));
     let notes = skipped(&all);
-    let paths: Vec<_> = notes.iter().map(|(path, pos, _)| (*path, *pos)).collect();
     assert_eq!(
-        paths,
+        skipped_at(&notes),
         [
             ("Message/Footer", pos(3, 1)),
             ("Message/Person[1]", pos(4, 1)),
@@ -282,9 +286,8 @@ fn stray_text_is_reported_after_its_item_and_never_quoted() {
     assert!(matches!(&all[0], Sen2Item::Skipped { path, .. } if path == "Message"));
     assert!(matches!(all[1], Sen2Item::Person(_)));
     let notes = skipped(&all);
-    let paths: Vec<_> = notes.iter().map(|(path, pos, _)| (*path, *pos)).collect();
     assert_eq!(
-        paths,
+        skipped_at(&notes),
         [
             ("Message", pos(1, 10)),
             ("Message/Persons/Person[1]", pos(1, 34)),

@@ -205,12 +205,10 @@ pub struct Trickle<'a>(pub &'a [u8]);
 
 impl Read for Trickle<'_> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if self.0.is_empty() || out.is_empty() {
-            return Ok(0);
-        }
-        out[0] = self.0[0];
-        self.0 = &self.0[1..];
-        Ok(1)
+        // A byte slice reads into `out` and moves past what it read; a one-byte window makes
+        // each call hand out one byte (none at the end or into an empty buffer).
+        let one = out.len().min(1);
+        self.0.read(&mut out[..one])
     }
 }
 

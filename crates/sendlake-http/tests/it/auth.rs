@@ -10,7 +10,7 @@ use axum::extract::Query;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use sendlake_http::{HttpClient, HttpError};
+use sendlake_http::{HttpClient, HttpError, HttpSourceConfig};
 use serde_json::json;
 
 use crate::support::{Counter, cfg, collect, env, ids, items, q, serve};
@@ -42,15 +42,22 @@ const PAGING: &str = r#"records = "/data"
 pagination = { type = "offset_limit", limit = 5 }
 "#;
 
+/// Serves [`guarded`]`(check)` and returns the config that pages it, with this `auth` line.
+async fn serve_guarded(
+    check: impl Fn(&HeaderMap, &HashMap<String, String>) -> bool + Clone + Send + Sync + 'static,
+    auth: &str,
+) -> HttpSourceConfig {
+    let base = serve(guarded(check)).await;
+    cfg(&format!("base_url = \"{base}\"\n{PAGING}\n{auth}\n"))
+}
+
 #[tokio::test]
 async fn api_key_in_header() {
-    let base = serve(guarded(|h, _| h.get("x-api-key").is_some_and(|v| v == KEY))).await;
-    let config = cfg(&format!(
-        r#"base_url = "{base}"
-{PAGING}
-auth = {{ type = "api_key", location = "header", name = "X-API-Key", value_env = "NHS_KEY" }}
-"#
-    ));
+    let config = serve_guarded(
+        |h, _| h.get("x-api-key").is_some_and(|v| v == KEY),
+        r#"auth = { type = "api_key", location = "header", name = "X-API-Key", value_env = "NHS_KEY" }"#,
+    )
+    .await;
     let c = HttpClient::with_env("nhs", &config, &env(&[("NHS_KEY", KEY)])).unwrap();
     assert_eq!(ids(&collect(&c, "items").await.unwrap()).len(), 12);
 
@@ -65,13 +72,11 @@ auth = {{ type = "api_key", location = "header", name = "X-API-Key", value_env =
 
 #[tokio::test]
 async fn api_key_in_query_is_redacted_from_page_urls() {
-    let base = serve(guarded(|_, p| p.get("api_key").is_some_and(|v| v == KEY))).await;
-    let config = cfg(&format!(
-        r#"base_url = "{base}"
-{PAGING}
-auth = {{ type = "api_key", location = "query", name = "api_key", value_env = "NHS_KEY" }}
-"#
-    ));
+    let config = serve_guarded(
+        |_, p| p.get("api_key").is_some_and(|v| v == KEY),
+        r#"auth = { type = "api_key", location = "query", name = "api_key", value_env = "NHS_KEY" }"#,
+    )
+    .await;
     let c = HttpClient::with_env("nhs", &config, &env(&[("NHS_KEY", KEY)])).unwrap();
     let pages = collect(&c, "items").await.unwrap();
     assert_eq!(ids(&pages), (0..12).collect::<Vec<_>>());
@@ -83,17 +88,14 @@ auth = {{ type = "api_key", location = "query", name = "api_key", value_env = "N
 
 #[tokio::test]
 async fn bearer_token() {
-    let base = serve(guarded(|h, _| {
-        h.get(header::AUTHORIZATION)
-            .is_some_and(|v| v == format!("Bearer {KEY}").as_str())
-    }))
+    let config = serve_guarded(
+        |h, _| {
+            h.get(header::AUTHORIZATION)
+                .is_some_and(|v| v == format!("Bearer {KEY}").as_str())
+        },
+        r#"auth = { type = "bearer", token_env = "COUNCIL_TOKEN" }"#,
+    )
     .await;
-    let config = cfg(&format!(
-        r#"base_url = "{base}"
-{PAGING}
-auth = {{ type = "bearer", token_env = "COUNCIL_TOKEN" }}
-"#
-    ));
     let c = HttpClient::with_env("council", &config, &env(&[("COUNCIL_TOKEN", KEY)])).unwrap();
     assert_eq!(ids(&collect(&c, "items").await.unwrap()).len(), 12);
 }
@@ -106,6 +108,18 @@ struct OAuthServer {
     data_hits: Counter,
     revoke_after: usize,
     basic: bool,
+}
+
+impl OAuthServer {
+    fn new(revoke_after: usize, basic: bool) -> Arc<Self> {
+        Arc::new(OAuthServer {
+            generation: AtomicUsize::new(0),
+            token_hits: Counter::default(),
+            data_hits: Counter::default(),
+            revoke_after,
+            basic,
+        })
+    }
 }
 
 fn oauth_app(state: Arc<OAuthServer>) -> Router {
@@ -161,13 +175,7 @@ fn oauth_app(state: Arc<OAuthServer>) -> Router {
 }
 
 async fn oauth_run(basic: bool) {
-    let state = Arc::new(OAuthServer {
-        generation: AtomicUsize::new(0),
-        token_hits: Counter::default(),
-        data_hits: Counter::default(),
-        revoke_after: 1,
-        basic,
-    });
+    let state = OAuthServer::new(1, basic);
     let base = serve(oauth_app(state.clone())).await;
     let client_auth = if basic { "basic" } else { "body" };
     let config = cfg(&format!(
@@ -206,13 +214,7 @@ async fn oauth2_client_credentials_with_basic_auth() {
 
 #[tokio::test]
 async fn oauth2_bad_credentials_fail_without_leaking_them() {
-    let state = Arc::new(OAuthServer {
-        generation: AtomicUsize::new(0),
-        token_hits: Counter::default(),
-        data_hits: Counter::default(),
-        revoke_after: 0,
-        basic: false,
-    });
+    let state = OAuthServer::new(0, false);
     let base = serve(oauth_app(state.clone())).await;
     let config = cfg(&format!(
         r#"base_url = "{base}"

@@ -12,7 +12,7 @@ use axum::routing::get;
 use sendlake_http::{Failure, HttpError};
 use serde_json::json;
 
-use crate::support::{Counter, cfg, client, collect, ids, items, serve};
+use crate::support::{Counter, cfg, client, collect, ids, items, serve_client};
 
 /// Fails the first `failures` requests with `fail`, then answers with three records.
 fn flaky(failures: usize, hits: Counter, fail: fn() -> axum::response::Response) -> Router {
@@ -42,9 +42,8 @@ async fn retry_after_is_honoured_before_backoff() {
         )
             .into_response()
     });
-    let base = serve(app).await;
     // Back-off alone would wait at most 5 ms.
-    let c = client(&cfg(&format!("base_url = \"{base}\"")));
+    let (c, _) = serve_client(app, "").await;
     let start = Instant::now();
     let pages = collect(&c, "r").await.unwrap();
     assert_eq!(ids(&pages), [0, 1, 2]);
@@ -65,10 +64,11 @@ async fn burst_of_5xx_recovers_within_budget() {
         static N: AtomicUsize = AtomicUsize::new(0);
         status[N.fetch_add(1, Ordering::Relaxed) % 2].into_response()
     });
-    let base = serve(app).await;
-    let c = client(&cfg(&format!(
-        "base_url = \"{base}\"\n[retry]\nmax_attempts = 6\nbudget = 10\ninitial_backoff_ms = 1\nmax_backoff_ms = 10"
-    )));
+    let (c, _) = serve_client(
+        app,
+        "[retry]\nmax_attempts = 6\nbudget = 10\ninitial_backoff_ms = 1\nmax_backoff_ms = 10",
+    )
+    .await;
     let pages = collect(&c, "r").await.unwrap();
     assert_eq!(ids(&pages), [0, 1, 2]);
     assert_eq!(hits.get(), 5);
@@ -81,10 +81,11 @@ async fn exhausted_budget_fails_with_a_useful_error() {
     let app = flaky(usize::MAX, hits.clone(), || {
         StatusCode::INTERNAL_SERVER_ERROR.into_response()
     });
-    let base = serve(app).await;
-    let c = client(&cfg(&format!(
-        "base_url = \"{base}\"\n[retry]\nmax_attempts = 10\nbudget = 3\ninitial_backoff_ms = 1\nmax_backoff_ms = 2"
-    )));
+    let (c, base) = serve_client(
+        app,
+        "[retry]\nmax_attempts = 10\nbudget = 3\ninitial_backoff_ms = 1\nmax_backoff_ms = 2",
+    )
+    .await;
     let err = collect(&c, "r").await.unwrap_err();
     let text = err.to_string();
     assert!(
@@ -120,10 +121,11 @@ async fn max_attempts_fails_with_last_cause() {
     let app = flaky(usize::MAX, hits.clone(), || {
         StatusCode::BAD_GATEWAY.into_response()
     });
-    let base = serve(app).await;
-    let c = client(&cfg(&format!(
-        "base_url = \"{base}\"\n[retry]\nmax_attempts = 3\ninitial_backoff_ms = 1\nmax_backoff_ms = 2"
-    )));
+    let (c, _) = serve_client(
+        app,
+        "[retry]\nmax_attempts = 3\ninitial_backoff_ms = 1\nmax_backoff_ms = 2",
+    )
+    .await;
     let err = c.get_json("r", &[]).await.unwrap_err();
     assert!(
         matches!(
@@ -146,8 +148,7 @@ async fn client_errors_are_not_retried() {
     let app = flaky(usize::MAX, hits.clone(), || {
         StatusCode::NOT_FOUND.into_response()
     });
-    let base = serve(app).await;
-    let c = client(&cfg(&format!("base_url = \"{base}\"")));
+    let (c, _) = serve_client(app, "").await;
     let err = c.get_json("r", &[]).await.unwrap_err();
     assert!(
         matches!(err, HttpError::Rejected { status: 404, .. }),
@@ -181,10 +182,11 @@ async fn slow_response_times_out_and_is_retried() {
                 Json(items(0, 2))
             }),
         );
-    let base = serve(app).await;
-    let c = client(&cfg(&format!(
-        "base_url = \"{base}\"\ntimeout_secs = 0.2\n[retry]\nmax_attempts = 2\ninitial_backoff_ms = 1\nmax_backoff_ms = 2"
-    )));
+    let (c, _) = serve_client(
+        app,
+        "timeout_secs = 0.2\n[retry]\nmax_attempts = 2\ninitial_backoff_ms = 1\nmax_backoff_ms = 2",
+    )
+    .await;
     let start = Instant::now();
     assert_eq!(ids(&collect(&c, "slow").await.unwrap()), [0, 1]);
     let err = c.get_json("hang", &[]).await.unwrap_err();
@@ -217,8 +219,7 @@ async fn truncated_json_is_retried_then_fails_with_position() {
         )
             .into_response()
     });
-    let base = serve(app).await;
-    let c = client(&cfg(&format!("base_url = \"{base}\"")));
+    let (c, _) = serve_client(app, "").await;
     // Truncated once, then whole: recovered.
     assert_eq!(ids(&collect(&c, "r").await.unwrap()), [0, 1, 2]);
 
@@ -226,10 +227,11 @@ async fn truncated_json_is_retried_then_fails_with_position() {
         "/t",
         get(|| async { "{\"data\": [{\"id\": 1},\n{\"id\": 2" }),
     );
-    let base = serve(always).await;
-    let c = client(&cfg(&format!(
-        "base_url = \"{base}\"\nrecords = \"/data\"\n[retry]\nmax_attempts = 3\ninitial_backoff_ms = 1\nmax_backoff_ms = 2"
-    )));
+    let (c, _) = serve_client(
+        always,
+        "records = \"/data\"\n[retry]\nmax_attempts = 3\ninitial_backoff_ms = 1\nmax_backoff_ms = 2",
+    )
+    .await;
     let err = collect(&c, "t").await.unwrap_err();
     match &err {
         HttpError::AttemptsExhausted {
@@ -286,10 +288,11 @@ async fn concurrency_and_rate_limits_apply_across_requests() {
             }
         }),
     );
-    let base = serve(app).await;
-    let c = client(&cfg(&format!(
-        "base_url = \"{base}\"\nconcurrency = 2\nrate_limit = {{ requests_per_second = 50, burst = 2 }}"
-    )));
+    let (c, _) = serve_client(
+        app,
+        "concurrency = 2\nrate_limit = { requests_per_second = 50, burst = 2 }",
+    )
+    .await;
     assert_eq!(c.concurrency(), 2);
     let start = Instant::now();
     let results = futures::future::join_all((0..6).map(|_| c.get_json("c", &[]))).await;

@@ -42,6 +42,16 @@ pub fn client(config: &HttpSourceConfig) -> HttpClient {
     HttpClient::with_env("partner", config, &env(&[])).unwrap()
 }
 
+/// Serves `app` and returns a client for it, configured by `base_url` (the server's address)
+/// and then `rest` (TOML), with the server's address.
+pub async fn serve_client(app: Router, rest: &str) -> (HttpClient, String) {
+    let base = serve(app).await;
+    (
+        client(&cfg(&format!("base_url = \"{base}\"\n{rest}"))),
+        base,
+    )
+}
+
 pub async fn collect(client: &HttpClient, path: &str) -> Result<Vec<Page>, HttpError> {
     client.pages(path, &[]).try_collect().await
 }

@@ -129,6 +129,21 @@ fn fixture() -> Fixture {
     }
 }
 
+impl Fixture {
+    /// Stages `batches` (in `schema`) as one part and commits it to `uri` in `mode` as run `run`.
+    async fn load(
+        &self,
+        uri: &str,
+        schema: &SchemaRef,
+        batches: &[RecordBatch],
+        mode: WriteMode,
+        run: &str,
+    ) -> Result<CommitOutcome> {
+        let part = stage(&self.area, schema, batches);
+        commit_table(commit(uri, schema, vec![part], mode, run)).await
+    }
+}
+
 fn local_path(uri: &str) -> PathBuf {
     url::Url::parse(uri).unwrap().to_file_path().unwrap()
 }

@@ -11,19 +11,25 @@ use super::*;
 
 const THIRTY_DAYS: Duration = Duration::from_secs(30 * 24 * 3600);
 
+/// `count` rows of SEN2 submission 919-2026 in the base schema, `n` from `start`.
+fn sen2_rows(count: usize, start: i64) -> RecordBatch {
+    batch(&base_schema(), "sen2", "919-2026", count, start)
+}
+
 /// A table with three versions of one submission: v0 and v1's data files are replaced by v2's,
 /// so only v2's file is current. Returns the table URI.
 async fn three_versions(f: &Fixture) -> String {
-    let schema = base_schema();
     let uri = f.lake.table_uri(Zone::Restricted, "person");
     for (run, start) in [("run-1", 0), ("run-2", 100), ("run-3", 200)] {
-        let part = stage(
-            &f.area,
-            &schema,
-            &[batch(&schema, "sen2", "919-2026", 10, start)],
-        );
-        let c = commit(&uri, &schema, vec![part], replace(&["919-2026"]), run);
-        commit_table(c).await.unwrap();
+        f.load(
+            &uri,
+            &base_schema(),
+            &[sen2_rows(10, start)],
+            replace(&["919-2026"]),
+            run,
+        )
+        .await
+        .unwrap();
     }
     assert_eq!(table_version(&uri).await.unwrap(), Some(2));
     uri
@@ -31,19 +37,24 @@ async fn three_versions(f: &Fixture) -> String {
 
 /// A table with one version (appended `batches`), as a run's first commit leaves it.
 async fn one_version(f: &Fixture, zone: Zone, name: &str, batches: &[RecordBatch]) -> String {
-    let schema = base_schema();
     let uri = f.lake.table_uri(zone, name);
-    let part = stage(&f.area, &schema, batches);
-    commit_table(commit(
-        &uri,
-        &schema,
-        vec![part],
-        WriteMode::Append,
-        "run-1",
-    ))
-    .await
-    .unwrap();
+    f.load(&uri, &base_schema(), batches, WriteMode::Append, "run-1")
+        .await
+        .unwrap();
     uri
+}
+
+/// The quarantine table holding `batches`, in one version.
+async fn rejects(f: &Fixture, batches: &[RecordBatch]) -> String {
+    one_version(f, Zone::Secure, "quarantine/rejects", batches).await
+}
+
+/// Vacuums a table that exists.
+async fn vacuum(uri: &str, retention: Duration, dry_run: bool) -> VacuumOutcome {
+    vacuum_table(uri, retention, dry_run)
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 /// A copy of a data file beside it, named like delta-rs's files with `tag` in place of a UUID.
@@ -128,10 +139,7 @@ async fn zero_day_vacuum_removes_old_versions_and_keeps_the_current_rows() {
         "time travel works first"
     );
 
-    let out = vacuum_table(&uri, Duration::ZERO, false)
-        .await
-        .unwrap()
-        .unwrap();
+    let out = vacuum(&uri, Duration::ZERO, false).await;
 
     let files_after = data_files(&dir);
     assert_eq!(files_after.len(), 1, "{files_after:?}");
@@ -172,10 +180,7 @@ async fn zero_day_vacuum_removes_old_versions_and_keeps_the_current_rows() {
 
     // A second pass finds nothing more to remove and commits nothing (the checkpoint still
     // records the removals, but the files are gone).
-    let again = vacuum_table(&uri, Duration::ZERO, false)
-        .await
-        .unwrap()
-        .unwrap();
+    let again = vacuum(&uri, Duration::ZERO, false).await;
     assert!(again.files_deleted.is_empty(), "{:?}", again.files_deleted);
     assert_eq!(again.bytes_deleted, Some(0));
     assert_eq!(again.version, 5);
@@ -190,18 +195,12 @@ async fn dry_run_deletes_nothing_and_names_the_same_files() {
     let files_before = data_files(&dir);
 
     // Inside a 30-day policy nothing is old enough to go.
-    let kept = vacuum_table(&uri, THIRTY_DAYS, false)
-        .await
-        .unwrap()
-        .unwrap();
+    let kept = vacuum(&uri, THIRTY_DAYS, false).await;
     assert!(kept.files_deleted.is_empty(), "{:?}", kept.files_deleted);
     assert_eq!(kept.log_entries_removed, Some(0));
     assert_eq!(kept.version, 3, "one commit: the retention properties");
 
-    let dry = vacuum_table(&uri, Duration::ZERO, true)
-        .await
-        .unwrap()
-        .unwrap();
+    let dry = vacuum(&uri, Duration::ZERO, true).await;
     assert!(dry.dry_run);
     assert_eq!(dry.files_deleted.len(), 2, "{:?}", dry.files_deleted);
     assert_eq!(dry.log_entries_removed, None);
@@ -209,10 +208,7 @@ async fn dry_run_deletes_nothing_and_names_the_same_files() {
     assert_eq!(data_files(&dir), files_before, "a dry run deletes nothing");
     assert_eq!(rows_at(&uri, 0).await.unwrap(), 10);
 
-    let real = vacuum_table(&uri, Duration::ZERO, false)
-        .await
-        .unwrap()
-        .unwrap();
+    let real = vacuum(&uri, Duration::ZERO, false).await;
     assert_eq!(real.files_deleted, dry.files_deleted);
     assert_eq!(real.bytes_deleted, dry.bytes_deleted);
     assert!(dry.bytes_deleted.is_some_and(|b| b > 0));
@@ -222,31 +218,18 @@ async fn dry_run_deletes_nothing_and_names_the_same_files() {
 #[tokio::test]
 async fn full_vacuum_removes_files_no_version_references() {
     let f = fixture();
-    let schema = base_schema();
-    let uri = one_version(
-        &f,
-        Zone::Secure,
-        "quarantine/rejects",
-        &[batch(&schema, "sen2", "919-2026", 10, 0)],
-    )
-    .await;
+    let uri = rejects(&f, &[sen2_rows(10, 0)]).await;
     let dir = local_path(&uri);
     let committed = data_files(&dir);
     // What a run that crashed between writing its data file and committing leaves behind.
     let orphan = copy_data_file(&committed[0], "0rphan00");
 
     // Younger than the period: kept (it could be a concurrent writer's file).
-    let kept = vacuum_table(&uri, THIRTY_DAYS, false)
-        .await
-        .unwrap()
-        .unwrap();
+    let kept = vacuum(&uri, THIRTY_DAYS, false).await;
     assert!(kept.files_deleted.is_empty(), "{:?}", kept.files_deleted);
     assert!(orphan.exists());
 
-    let out = vacuum_table(&uri, Duration::ZERO, false)
-        .await
-        .unwrap()
-        .unwrap();
+    let out = vacuum(&uri, Duration::ZERO, false).await;
     assert_eq!(out.files_deleted, file_names(std::slice::from_ref(&orphan)));
     assert!(!orphan.exists(), "the orphan is gone");
     assert_eq!(data_files(&dir), committed, "the committed file stays");
@@ -274,19 +257,9 @@ async fn missing_tables_are_skipped() {
 #[tokio::test]
 async fn expired_quarantine_rows_are_deleted_and_the_table_stays_power_bi_safe() {
     let f = fixture();
-    let schema = base_schema();
     // One data file holding both expired and current rows, so the delete must rewrite it.
     // `loaded_at` is 2026-01-01T00:00:00Z plus about `n` seconds.
-    let uri = one_version(
-        &f,
-        Zone::Secure,
-        "quarantine/rejects",
-        &[
-            batch(&schema, "sen2", "919-2026", 10, 0),
-            batch(&schema, "sen2", "919-2026", 10, 1000),
-        ],
-    )
-    .await;
+    let uri = rejects(&f, &[sen2_rows(10, 0), sen2_rows(10, 1000)]).await;
     let dir = local_path(&uri);
     assert_eq!(data_files(&dir).len(), 1);
     let cutoff = chrono::Utc
@@ -370,18 +343,13 @@ async fn expired_quarantine_rows_are_deleted_and_the_table_stays_power_bi_safe()
     assert_power_bi_safe(&uri).await;
 
     // The next run's commit still replaces rows in the rewritten file.
-    let part = stage(
-        &f.area,
-        &schema,
-        &[batch(&schema, "sen2", "919-2026", 3, 5000)],
-    );
-    commit_table(commit(
+    f.load(
         &uri,
-        &schema,
-        vec![part],
+        &base_schema(),
+        &[sen2_rows(3, 5000)],
         replace(&["919-2026"]),
         "run-2",
-    ))
+    )
     .await
     .unwrap();
     assert_eq!(count_rows(&uri).await.unwrap(), 3);
@@ -391,14 +359,7 @@ async fn expired_quarantine_rows_are_deleted_and_the_table_stays_power_bi_safe()
 #[tokio::test]
 async fn delete_refuses_a_missing_or_non_timestamp_column_naming_the_table() {
     let f = fixture();
-    let schema = base_schema();
-    let uri = one_version(
-        &f,
-        Zone::Secure,
-        "quarantine/rejects",
-        &[batch(&schema, "sen2", "919-2026", 5, 0)],
-    )
-    .await;
+    let uri = rejects(&f, &[sen2_rows(5, 0)]).await;
     let cutoff = chrono::Utc::now();
     for (column, says) in [("rejected_on", "no column"), ("n", "not a UTC timestamp")] {
         let err = delete_older_than(&uri, column, cutoff, false)
@@ -423,14 +384,7 @@ async fn a_file_replaced_inside_the_period_survives_checkpoints_and_full_vacuum(
     use deltalake::protocol::{DeltaOperation, SaveMode};
 
     let f = fixture();
-    let schema = base_schema();
-    let uri = one_version(
-        &f,
-        Zone::Restricted,
-        "person",
-        &[batch(&schema, "sen2", "919-2026", 10, 0)],
-    )
-    .await;
+    let uri = one_version(&f, Zone::Restricted, "person", &[sen2_rows(10, 0)]).await;
     let dir = local_path(&uri);
     let old = data_files(&dir).remove(0);
     let day = Duration::from_secs(24 * 3600);
@@ -473,10 +427,7 @@ async fn a_file_replaced_inside_the_period_survives_checkpoints_and_full_vacuum(
 
     // Twice: the first pass checkpoints, the second reads the table from that checkpoint.
     for pass in 0..2 {
-        let out = vacuum_table(&uri, THIRTY_DAYS, false)
-            .await
-            .unwrap()
-            .unwrap();
+        let out = vacuum(&uri, THIRTY_DAYS, false).await;
         assert!(out.files_deleted.is_empty(), "pass {pass}: {out:?}");
     }
     assert!(old.exists());

@@ -9,12 +9,8 @@ async fn schema_evolution_adds_nullable_columns_and_refuses_the_rest() {
     let f = fixture();
     let schema = base_schema();
     let uri = f.lake.table_uri(Zone::Published, "fact_plans");
-    let p = stage(
-        &f.area,
-        &schema,
-        &[batch(&schema, "sen2", "919-2026", 4, 0)],
-    );
-    commit_table(commit(&uri, &schema, vec![p], replace(&["919-2026"]), "r0"))
+    let rows = [batch(&schema, "sen2", "919-2026", 4, 0)];
+    f.load(&uri, &schema, &rows, replace(&["919-2026"]), "r0")
         .await
         .unwrap();
 
@@ -22,8 +18,9 @@ async fn schema_evolution_adds_nullable_columns_and_refuses_the_rest() {
     let mut fields = base_fields();
     fields.push(Field::new("placement_type", DataType::Utf8, true));
     let wider: SchemaRef = Arc::new(Schema::new(fields));
-    let p = stage(&f.area, &wider, &[batch(&wider, "sen2", "201-2026", 2, 0)]);
-    let o = commit_table(commit(&uri, &wider, vec![p], replace(&["201-2026"]), "r1"))
+    let rows = [batch(&wider, "sen2", "201-2026", 2, 0)];
+    let o = f
+        .load(&uri, &wider, &rows, replace(&["201-2026"]), "r1")
         .await
         .unwrap();
     assert_eq!(o.version, 1);
@@ -36,12 +33,9 @@ async fn schema_evolution_adds_nullable_columns_and_refuses_the_rest() {
     }));
 
     // A commit with the old (narrower) schema: a column is missing -> refused.
-    let p = stage(
-        &f.area,
-        &schema,
-        &[batch(&schema, "sen2", "919-2026", 1, 0)],
-    );
-    let err = commit_table(commit(&uri, &schema, vec![p], replace(&["919-2026"]), "r2"))
+    let rows = [batch(&schema, "sen2", "919-2026", 1, 0)];
+    let err = f
+        .load(&uri, &schema, &rows, replace(&["919-2026"]), "r2")
         .await
         .unwrap_err();
     match &err {
@@ -108,12 +102,8 @@ async fn a_not_null_column_may_become_nullable_and_never_the_reverse() {
     let f = fixture();
     let schema = base_schema();
     let uri = f.lake.table_uri(Zone::Restricted, "request");
-    let p = stage(
-        &f.area,
-        &schema,
-        &[batch(&schema, "sen2", "919-2026", 3, 0)],
-    );
-    commit_table(commit(&uri, &schema, vec![p], replace(&["919-2026"]), "r0"))
+    let rows = [batch(&schema, "sen2", "919-2026", 3, 0)];
+    f.load(&uri, &schema, &rows, replace(&["919-2026"]), "r0")
         .await
         .unwrap();
 
@@ -137,16 +127,10 @@ async fn a_not_null_column_may_become_nullable_and_never_the_reverse() {
     let mut columns = b.columns().to_vec();
     columns[2] = Arc::new(StringArray::from(vec![Some("P1"), None]));
     b = RecordBatch::try_new(relaxed.clone(), columns).unwrap();
-    let p = stage(&f.area, &relaxed, &[b]);
-    let o = commit_table(commit(
-        &uri,
-        &relaxed,
-        vec![p],
-        replace(&["201-2026"]),
-        "r1",
-    ))
-    .await
-    .unwrap();
+    let o = f
+        .load(&uri, &relaxed, &[b], replace(&["201-2026"]), "r1")
+        .await
+        .unwrap();
     assert_eq!(o.version, 1);
     let batches = read_table(&uri).await.unwrap();
     assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 5);
@@ -156,20 +140,10 @@ async fn a_not_null_column_may_become_nullable_and_never_the_reverse() {
         .sum();
     assert_eq!(nulls, 1);
     // The next commit of the same schema changes nothing in the metadata and still reads.
-    let p = stage(
-        &f.area,
-        &relaxed,
-        &[batch(&relaxed, "sen2", "919-2026", 1, 9)],
-    );
-    commit_table(commit(
-        &uri,
-        &relaxed,
-        vec![p],
-        replace(&["919-2026"]),
-        "r2",
-    ))
-    .await
-    .unwrap();
+    let rows = [batch(&relaxed, "sen2", "919-2026", 1, 9)];
+    f.load(&uri, &relaxed, &rows, replace(&["919-2026"]), "r2")
+        .await
+        .unwrap();
     assert_eq!(count_rows(&uri).await.unwrap(), 3);
 
     // Back to NOT NULL: refused, before anything is written.

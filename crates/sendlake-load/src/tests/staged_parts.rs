@@ -121,12 +121,11 @@ async fn big_commit_has_bounded_memory() {
 
     // Replace one submission: the file holding it also holds the other five, so it is
     // rewritten, its surviving row groups copied as they are.
-    let p = {
-        let mut w = f.area.table_writer("person", schema.clone()).unwrap();
-        w.write(&batch(&schema, "sen2", "000-2026", 1000, 0))
-            .unwrap();
-        w.finish().unwrap()
-    };
+    let p = stage(
+        &f.area,
+        &schema,
+        &[batch(&schema, "sen2", "000-2026", 1000, 0)],
+    );
     reset_hwm();
     let start = std::time::Instant::now();
     let o2 = commit_table(commit(

@@ -46,31 +46,18 @@ async fn replace_where_replaces_only_matching_submissions_and_is_idempotent() {
     assert_eq!(row_groups, vec![5, 3]);
 
     // v1: another source shares a submission id; it must survive sen2 replaces.
-    let p = stage(
-        &f.area,
-        &schema,
-        &[batch(&schema, "cin", "919-2026", 4, 500)],
-    );
     let mode = WriteMode::ReplaceWhere(vec![("source".into(), vec!["cin".into()])]);
-    assert_eq!(
-        commit_table(commit(&uri, &schema, vec![p], mode, "r1"))
-            .await
-            .unwrap()
-            .version,
-        1
-    );
+    let cin = [batch(&schema, "cin", "919-2026", 4, 500)];
+    let o = f.load(&uri, &schema, &cin, mode, "r1").await.unwrap();
+    assert_eq!(o.version, 1);
     let before = content(&uri).await;
 
     // v2: reload 919-2026 with 7 rows.
-    let reload = |area: &StagingArea| {
-        let p = stage(
-            area,
-            &schema,
-            &[batch(&schema, "sen2", "919-2026", 7, 1000)],
-        );
-        commit(&uri, &schema, vec![p], replace(&["919-2026"]), "r2")
-    };
-    let o = commit_table(reload(&f.area)).await.unwrap();
+    let reload = [batch(&schema, "sen2", "919-2026", 7, 1000)];
+    let o = f
+        .load(&uri, &schema, &reload, replace(&["919-2026"]), "r2")
+        .await
+        .unwrap();
     assert_eq!(o.version, 2, "exactly one version per commit");
     assert_eq!(o.rows_written, 7);
     assert!(o.files_removed >= 1);
@@ -95,7 +82,10 @@ async fn replace_where_replaces_only_matching_submissions_and_is_idempotent() {
     );
 
     // v3: the same reload again: same content, no duplicates.
-    let o = commit_table(reload(&f.area)).await.unwrap();
+    let o = f
+        .load(&uri, &schema, &reload, replace(&["919-2026"]), "r2")
+        .await
+        .unwrap();
     assert_eq!(o.version, 3);
     assert_eq!(content(&uri).await, after_first);
     assert_eq!(table_version(&uri).await.unwrap(), Some(3));
@@ -111,22 +101,15 @@ async fn staged_rows_outside_the_replace_predicate_fail_and_change_nothing() {
     let f = fixture();
     let schema = base_schema();
     let uri = f.lake.table_uri(Zone::Restricted, "person");
-    let p = stage(
-        &f.area,
-        &schema,
-        &[batch(&schema, "sen2", "919-2026", 5, 0)],
-    );
-    commit_table(commit(&uri, &schema, vec![p], replace(&["919-2026"]), "r0"))
+    let first = [batch(&schema, "sen2", "919-2026", 5, 0)];
+    f.load(&uri, &schema, &first, replace(&["919-2026"]), "r0")
         .await
         .unwrap();
 
     // Rows for 201-2026 staged, but the commit claims to replace 919-2026 only.
-    let p = stage(
-        &f.area,
-        &schema,
-        &[batch(&schema, "sen2", "201-2026", 2, 0)],
-    );
-    let err = commit_table(commit(&uri, &schema, vec![p], replace(&["919-2026"]), "r1"))
+    let outside = [batch(&schema, "sen2", "201-2026", 2, 0)];
+    let err = f
+        .load(&uri, &schema, &outside, replace(&["919-2026"]), "r1")
         .await
         .unwrap_err();
     assert!(err.to_string().contains("failed validation"), "{err}");
@@ -154,8 +137,9 @@ async fn append_and_replace_all() {
     let schema = base_schema();
     let uri = f.lake.table_uri(Zone::Published, "fact_ehcp");
     for (i, run) in ["a", "b"].iter().enumerate() {
-        let p = stage(&f.area, &schema, &[batch(&schema, "sen2", run, 3, 0)]);
-        let o = commit_table(commit(&uri, &schema, vec![p], WriteMode::Append, run))
+        let rows = [batch(&schema, "sen2", run, 3, 0)];
+        let o = f
+            .load(&uri, &schema, &rows, WriteMode::Append, run)
             .await
             .unwrap();
         assert_eq!(o.version, i as i64);
@@ -167,8 +151,9 @@ async fn append_and_replace_all() {
         .unwrap();
     assert_eq!((o.version, o.files_added, o.rows_written), (2, 0, 0));
     assert_eq!(count_rows(&uri).await.unwrap(), 6);
-    let p = stage(&f.area, &schema, &[batch(&schema, "sen2", "c", 2, 0)]);
-    let o = commit_table(commit(&uri, &schema, vec![p], WriteMode::ReplaceAll, "c"))
+    let rows = [batch(&schema, "sen2", "c", 2, 0)];
+    let o = f
+        .load(&uri, &schema, &rows, WriteMode::ReplaceAll, "c")
         .await
         .unwrap();
     assert_eq!((o.version, o.files_removed), (3, 2));
@@ -182,21 +167,17 @@ async fn replace_where_with_zero_parts_removes_rows_in_one_version() {
     let f = fixture();
     let schema = base_schema();
     let uri = f.lake.table_uri(Zone::Restricted, "person");
-    let p = stage(
-        &f.area,
-        &schema,
-        &[
-            batch(&schema, "sen2", "919-2026", 5, 0),
-            batch(&schema, "sen2", "201-2026", 3, 0),
-        ],
-    );
-    commit_table(commit(
+    let rows = [
+        batch(&schema, "sen2", "919-2026", 5, 0),
+        batch(&schema, "sen2", "201-2026", 3, 0),
+    ];
+    f.load(
         &uri,
         &schema,
-        vec![p],
+        &rows,
         replace(&["919-2026", "201-2026"]),
         "r0",
-    ))
+    )
     .await
     .unwrap();
 

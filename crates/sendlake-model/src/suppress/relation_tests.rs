@@ -22,6 +22,32 @@ fn select(column: &str, values: &[&str]) -> RowSelector {
     }
 }
 
+/// The policy of [`policy`]`(4)`, with the rows matching `when` published unsuppressed.
+fn unsuppressed(when: &[(&str, &[&str])]) -> SuppressionPolicy {
+    let mut p = policy(4);
+    p.rules.push(PolicyRule {
+        unsuppressed: true,
+        ..rule(when)
+    });
+    p
+}
+
+/// A rollup of the `parts` rows into the `total` row, agreeing on `by`, with every option off
+/// (a test turns on the ones it is about).
+fn rollup(parts: RowSelector, total: RowSelector, by: &[&str]) -> RollupDef {
+    RollupDef {
+        parts,
+        total,
+        by: by.iter().map(|c| (*c).to_owned()).collect(),
+        year_of: None,
+        month: None,
+        remainder: None,
+        counts: None,
+        distinct_by: None,
+        nested: None,
+    }
+}
+
 fn rule(when: &[(&str, &[&str])]) -> PolicyRule {
     PolicyRule {
         when: when
@@ -153,15 +179,12 @@ fn months_roll_up_to_their_year_and_a_hidden_year_gets_a_month_with_it() {
     let def = SuppressionDef {
         additive: vec![additive("t", &["x", "y"])],
         rollups: vec![RollupDef {
-            parts: select("period_type", &["month"]),
-            total: select("period_type", &["calendar_year"]),
-            by: vec![],
             year_of: Some("period_start".into()),
-            month: None,
-            remainder: None,
-            counts: None,
-            distinct_by: None,
-            nested: None,
+            ..rollup(
+                select("period_type", &["month"]),
+                select("period_type", &["calendar_year"]),
+                &[],
+            )
         }],
         ..counts(&["t", "x", "y"])
     };
@@ -193,23 +216,16 @@ fn districts_roll_up_to_their_la_with_a_remainder_of_children_without_a_district
     ]);
     let def = SuppressionDef {
         rollups: vec![RollupDef {
-            parts: select("geography_level", &["district"]),
-            total: select("geography_level", &["la"]),
-            by: vec!["source".into(), "la_code".into()],
-            year_of: None,
-            month: None,
             remainder: Some("children whose postcode maps to no district".into()),
-            counts: None,
-            distinct_by: None,
-            nested: None,
+            ..rollup(
+                select("geography_level", &["district"]),
+                select("geography_level", &["la"]),
+                &["source", "la_code"],
+            )
         }],
         ..counts(&["n"])
     };
-    let mut p = policy(4);
-    p.rules.push(PolicyRule {
-        unsuppressed: true,
-        ..rule(&[("geography_level", &["la"])])
-    });
+    let p = unsuppressed(&[("geography_level", &["la"])]);
     let (out, stats) = suppress(TABLE, &input, &def, &p).unwrap();
     assert_eq!(ints(&out, "n"), [Some(20), None, Some(10)]);
     assert_eq!(stats.rows_exempt, 1);
@@ -272,15 +288,14 @@ fn an_area_total_repeated_beside_its_rows_rolls_up_once_per_area() {
     ]);
     let def = SuppressionDef {
         rollups: vec![RollupDef {
-            parts: select("level", &["district"]),
-            total: select("level", &["la"]),
-            by: vec![],
-            year_of: None,
-            month: None,
             remainder: Some("children with no district".into()),
             counts: Some(vec!["total".into()]),
             distinct_by: Some(vec!["area".into()]),
-            nested: None,
+            ..rollup(
+                select("level", &["district"]),
+                select("level", &["la"]),
+                &[],
+            )
         }],
         repeated: vec![sendlake_schema::RepeatedDef {
             column: "total".into(),
@@ -288,11 +303,7 @@ fn an_area_total_repeated_beside_its_rows_rolls_up_once_per_area() {
         }],
         ..counts(&["total"])
     };
-    let mut p = policy(4);
-    p.rules.push(PolicyRule {
-        unsuppressed: true,
-        ..rule(&[("level", &["la"])])
-    });
+    let p = unsuppressed(&[("level", &["la"])]);
     let (out, _) = suppress(TABLE, &input, &def, &p).unwrap();
     assert_eq!(ints(&out, "total"), [Some(13), None, None, None]);
 }
@@ -371,11 +382,7 @@ fn a_rule_column_that_is_not_text_is_an_error_naming_it() {
         ("source", int64(&[Some(1)])),
         ("n", int64(&[Some(1)])),
     ]);
-    let mut p = policy(4);
-    p.rules.push(PolicyRule {
-        unsuppressed: true,
-        ..rule(&[("source", &["1"])])
-    });
+    let p = unsuppressed(&[("source", &["1"])]);
     let err = suppress(TABLE, &input, &counts(&["n"]), &p).unwrap_err();
     assert!(err.to_string().contains("`source`"), "{err}");
 }
@@ -388,15 +395,12 @@ fn property_rollups_and_remainders_leave_no_lone_sensitive_unknown() {
     let def = SuppressionDef {
         additive: vec![with_remainder("total", &["a", "b"])],
         rollups: vec![RollupDef {
-            parts: select("period_type", &["month"]),
-            total: select("period_type", &["calendar_year"]),
-            by: vec!["source".into()],
             year_of: Some("period_start".into()),
-            month: None,
-            remainder: None,
-            counts: None,
-            distinct_by: None,
-            nested: None,
+            ..rollup(
+                select("period_type", &["month"]),
+                select("period_type", &["calendar_year"]),
+                &["source"],
+            )
         }],
         ..counts(&["total", "a", "b"])
     };
@@ -591,26 +595,23 @@ fn property_two_way_tables_keep_nothing_that_follows() {
         }],
         rollups: vec![
             RollupDef {
-                parts: select("level", &["district"]),
-                total: select("level", &["la"]),
-                by: vec!["need".into()],
-                year_of: None,
-                month: None,
                 remainder: Some("no district".into()),
                 counts: Some(vec!["n".into()]),
-                distinct_by: None,
-                nested: None,
+                ..rollup(
+                    select("level", &["district"]),
+                    select("level", &["la"]),
+                    &["need"],
+                )
             },
             RollupDef {
-                parts: select("level", &["district"]),
-                total: select("level", &["la"]),
-                by: vec![],
-                year_of: None,
-                month: None,
                 remainder: Some("no district".into()),
                 counts: Some(vec!["t".into()]),
                 distinct_by: Some(vec!["area".into()]),
-                nested: None,
+                ..rollup(
+                    select("level", &["district"]),
+                    select("level", &["la"]),
+                    &[],
+                )
             },
         ],
         ..counts(&["n", "t"])
@@ -702,23 +703,16 @@ fn areas_that_lie_in_each_other_are_protected_together() {
     ]);
     let def = |nested: Option<&str>| SuppressionDef {
         rollups: vec![RollupDef {
-            parts: select("geography_level", &["district", "locality"]),
-            total: select("geography_level", &["la"]),
-            by: vec!["source".into(), "la_code".into()],
-            year_of: None,
-            month: None,
-            remainder: None,
-            counts: None,
-            distinct_by: None,
             nested: nested.map(str::to_owned),
+            ..rollup(
+                select("geography_level", &["district", "locality"]),
+                select("geography_level", &["la"]),
+                &["source", "la_code"],
+            )
         }],
         ..counts(&["n"])
     };
-    let mut p = policy(4);
-    p.rules.push(PolicyRule {
-        unsuppressed: true,
-        ..rule(&[("geography_level", &["la"])])
-    });
+    let p = unsuppressed(&[("geography_level", &["la"])]);
     let geography: crate::project::Geography = toml::from_str(
         r#"
         [[localities]]
@@ -829,15 +823,13 @@ fn a_stocks_year_row_is_its_december_row_and_is_hidden_with_it() {
     ]);
     let def = |month: Option<u32>| SuppressionDef {
         rollups: vec![RollupDef {
-            parts: select("period_type", &["month"]),
-            total: select("period_type", &["calendar_year"]),
-            by: vec!["source".into()],
             year_of: Some("period_start".into()),
             month,
-            remainder: None,
-            counts: None,
-            distinct_by: None,
-            nested: None,
+            ..rollup(
+                select("period_type", &["month"]),
+                select("period_type", &["calendar_year"]),
+                &["source"],
+            )
         }],
         ..counts(&["n"])
     };

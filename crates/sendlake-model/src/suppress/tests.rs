@@ -41,6 +41,14 @@ pub(super) fn additive(total: &str, parts: &[&str]) -> AdditiveDef {
     }
 }
 
+/// Counts `total` and `parts`, with the one relation `total` = sum of `parts`.
+pub(super) fn additive_only(total: &str, parts: &[&str]) -> SuppressionDef {
+    SuppressionDef {
+        additive: vec![additive(total, parts)],
+        ..counts(&[&[total], parts].concat())
+    }
+}
+
 pub(super) fn partition(by: &[&str]) -> PartitionDef {
     PartitionDef {
         by: by.iter().map(|b| b.to_string()).collect(),
@@ -123,10 +131,7 @@ fn additive_hides_the_smallest_other_part_not_the_total() {
         ("b", int64(&[Some(8)])),
         ("c", int64(&[Some(9)])),
     ]);
-    let def = SuppressionDef {
-        additive: vec![additive("total", &["a", "b", "c"])],
-        ..counts(&["total", "a", "b", "c"])
-    };
+    let def = additive_only("total", &["a", "b", "c"]);
     let (out, stats) = suppress(TABLE, &input, &def, &policy(4)).unwrap();
     assert_eq!(ints(&out, "total"), [Some(20)]);
     assert_eq!(ints(&out, "a"), [None]);
@@ -148,10 +153,7 @@ fn additive_prefers_a_positive_part_to_a_zero_and_ties_to_the_first() {
         ("b", int64(&[Some(0), Some(10)])),
         ("c", int64(&[Some(9), Some(10)])),
     ]);
-    let def = SuppressionDef {
-        additive: vec![additive("total", &["a", "b", "c"])],
-        ..counts(&["total", "a", "b", "c"])
-    };
+    let def = additive_only("total", &["a", "b", "c"]);
     let (out, _) = suppress(TABLE, &input, &def, &policy(4)).unwrap();
     // Row 0: 9 rather than the 0. Row 1: the first of the two 10s.
     assert_eq!(ints(&out, "b"), [Some(0), None]);
@@ -167,10 +169,7 @@ fn additive_hides_a_zero_when_it_is_the_only_part_left() {
         ("a", int64(&[Some(3)])),
         ("b", int64(&[Some(0)])),
     ]);
-    let def = SuppressionDef {
-        additive: vec![additive("total", &["a", "b"])],
-        ..counts(&["total", "a", "b"])
-    };
+    let def = additive_only("total", &["a", "b"]);
     let (out, stats) = suppress(TABLE, &input, &def, &policy(4)).unwrap();
     assert_eq!(ints(&out, "b"), [None]);
     assert_eq!(statuses(&out, "b_status"), st(&[C]));
@@ -187,10 +186,7 @@ fn additive_hides_the_total_when_no_part_is_left() {
         ("boys", int64(&[Some(2)])),
         ("girls", int64(&[None])),
     ]);
-    let def = SuppressionDef {
-        additive: vec![additive("total", &["boys", "girls"])],
-        ..counts(&["total", "boys", "girls"])
-    };
+    let def = additive_only("total", &["boys", "girls"]);
     let (out, stats) = suppress(TABLE, &input, &def, &policy(4)).unwrap();
     assert_eq!(ints(&out, "total"), [None]);
     assert_eq!(statuses(&out, "total_status"), st(&[C]));

@@ -16,33 +16,9 @@ async fn a_ceased_plan_counts_in_its_cease_year_and_the_new_plan_in_its_issue_ye
     // (H), ceased 30 June 2024 because needs were met without a plan (reason 2).
     i.in_return(2025)
         .child("c1", "SG1")
-        .add(
-            "request",
-            &[
-                ("request_key", "r1"),
-                ("person_key", "c1"),
-                ("received_date", "2022-05-03"),
-                ("request_outcome", "H"),
-            ],
-        )
-        .add(
-            "assessment",
-            &[
-                ("request_key", "r1"),
-                ("person_key", "c1"),
-                ("assessment_outcome", "H"),
-            ],
-        )
-        .add(
-            "named_plan",
-            &[
-                ("request_key", "r1"),
-                ("person_key", "c1"),
-                ("start_date", "2022-09-20"),
-                ("cease_date", "2024-06-30"),
-                ("cease_reason", "2"),
-            ],
-        );
+        .historical_plan("r1", "c1", "2022-05-03", "2022-09-20")
+        .set("named_plan", "r1", "cease_date", "2024-06-30")
+        .set("named_plan", "r1", "cease_reason", "2");
     // 2026 return (activity in 2025): a new request on 3 March 2025, plan on 14 July:
     //   31 (to 3 Apr) + 30 (3 May) + 31 (3 Jun) + 30 (3 Jul) + 11 = 133 days = 19 weeks.
     i.in_return(2026)
@@ -87,40 +63,11 @@ async fn a_plan_ceased_in_a_later_return_counts_in_its_cease_year() {
     let t = TestLake::new();
     let mut i = Inputs::new();
     // 2025 return: request 1 March 2024, plan 5 July 2024 (126 days).
-    i.in_return(2025)
-        .child("c1", "SG1")
-        .issued_plan("r1-2025", "c1", "2024-03-01", "2024-07-05");
     // 2026 return: the same request, now historical, and the plan ceased 30 September 2025,
     // the young person having reached the maximum age (reason 1).
-    i.in_return(2026)
-        .child("c1", "SG1")
-        .add(
-            "request",
-            &[
-                ("request_key", "r1-2026"),
-                ("person_key", "c1"),
-                ("received_date", "2024-03-01"),
-                ("request_outcome", "H"),
-            ],
-        )
-        .add(
-            "assessment",
-            &[
-                ("request_key", "r1-2026"),
-                ("person_key", "c1"),
-                ("assessment_outcome", "H"),
-            ],
-        )
-        .add(
-            "named_plan",
-            &[
-                ("request_key", "r1-2026"),
-                ("person_key", "c1"),
-                ("start_date", "2024-07-05"),
-                ("cease_date", "2025-09-30"),
-                ("cease_reason", "1"),
-            ],
-        );
+    i.plan_repeated_in_2026()
+        .set("named_plan", "r1-2026", "cease_date", "2025-09-30")
+        .set("named_plan", "r1-2026", "cease_reason", "1");
     t.build(&i).await;
 
     // 2025: one plan ceased, at the maximum age.

@@ -35,31 +35,7 @@ async fn dual_registered_plan_counts_once_under_its_main_placement() {
     // 8 April 2024, rank 2 at the academy from 6 January 2025; neither has left, so the
     // spans [2024-04-08, open) and [2025-01-06, open) overlap: dual registration.
     i.child("c1", "SG1")
-        .add(
-            "request",
-            &[
-                ("request_key", "r1"),
-                ("person_key", "c1"),
-                ("received_date", "2023-11-06"),
-                ("request_outcome", "H"),
-            ],
-        )
-        .add(
-            "assessment",
-            &[
-                ("request_key", "r1"),
-                ("person_key", "c1"),
-                ("assessment_outcome", "H"),
-            ],
-        )
-        .add(
-            "named_plan",
-            &[
-                ("request_key", "r1"),
-                ("person_key", "c1"),
-                ("start_date", "2024-03-25"),
-            ],
-        )
+        .historical_plan("r1", "c1", "2023-11-06", "2024-03-25")
         .add(
             "active_plan",
             &[
@@ -149,31 +125,7 @@ async fn the_census_snapshot_does_not_depend_on_other_dates_in_the_return() {
     // 8 April 2024, no review recorded. Every date in the data is before September 2024, but
     // the plan is active on the return's census day, 15 January 2026: caseload 1.
     i.child("c1", "SG1")
-        .add(
-            "request",
-            &[
-                ("request_key", "r1"),
-                ("person_key", "c1"),
-                ("received_date", "2023-11-06"),
-                ("request_outcome", "H"),
-            ],
-        )
-        .add(
-            "assessment",
-            &[
-                ("request_key", "r1"),
-                ("person_key", "c1"),
-                ("assessment_outcome", "H"),
-            ],
-        )
-        .add(
-            "named_plan",
-            &[
-                ("request_key", "r1"),
-                ("person_key", "c1"),
-                ("start_date", "2024-03-25"),
-            ],
-        )
+        .historical_plan("r1", "c1", "2023-11-06", "2024-03-25")
         .add(
             "active_plan",
             &[("request_key", "r1"), ("person_key", "c1")],

@@ -134,46 +134,16 @@ async fn a_request_repeated_as_historical_in_a_later_return_stays_in_its_year() 
     let mut i = Inputs::new();
     // 2025 return (activity in 2024): request 1 March 2024, decided Y 29 March (28 days),
     // plan 5 July 2024 (126 days, 18 weeks).
-    i.in_return(2025)
-        .child("c1", "SG1")
-        .issued_plan("r1-2025", "c1", "2024-03-01", "2024-07-05");
     // 2026 return: the plan is still active, so the return repeats its request, now
     // historical (H: decided before the collection period), with the same received date.
-    i.in_return(2026)
-        .child("c1", "SG1")
-        .add(
-            "request",
-            &[
-                ("request_key", "r1-2026"),
-                ("person_key", "c1"),
-                ("received_date", "2024-03-01"),
-                ("request_outcome", "H"),
-            ],
-        )
-        .add(
-            "assessment",
-            &[
-                ("request_key", "r1-2026"),
-                ("person_key", "c1"),
-                ("assessment_outcome", "H"),
-            ],
-        )
-        .add(
-            "named_plan",
-            &[
-                ("request_key", "r1-2026"),
-                ("person_key", "c1"),
-                ("start_date", "2024-07-05"),
-            ],
-        )
-        .add(
-            "active_plan",
-            &[
-                ("request_key", "r1-2026"),
-                ("person_key", "c1"),
-                ("review_meeting_date", "2025-11-20"),
-            ],
-        );
+    i.plan_repeated_in_2026().add(
+        "active_plan",
+        &[
+            ("request_key", "r1-2026"),
+            ("person_key", "c1"),
+            ("review_meeting_date", "2025-11-20"),
+        ],
+    );
     t.build(&i).await;
 
     // Where it goes wrong: both copies share LA, child and received date, and fact_request

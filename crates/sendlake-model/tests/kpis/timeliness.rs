@@ -185,31 +185,7 @@ async fn historical_and_transferred_in_plans_are_outside_the_timeliness_populati
         .issued_plan("r1", "c1", "2024-03-01", "2024-07-05");
     // r2: historical (H): decided before the collection period, plan dated 2024 all the same.
     i.child("c2", "SG1")
-        .add(
-            "request",
-            &[
-                ("request_key", "r2"),
-                ("person_key", "c2"),
-                ("received_date", "2023-10-02"),
-                ("request_outcome", "H"),
-            ],
-        )
-        .add(
-            "assessment",
-            &[
-                ("request_key", "r2"),
-                ("person_key", "c2"),
-                ("assessment_outcome", "H"),
-            ],
-        )
-        .add(
-            "named_plan",
-            &[
-                ("request_key", "r2"),
-                ("person_key", "c2"),
-                ("start_date", "2024-04-15"),
-            ],
-        );
+        .historical_plan("r2", "c2", "2023-10-02", "2024-04-15");
     // r3: assessed and issued by LA 201, transferred in: 1 Feb → 1 Oct 2024, 243 days (late).
     i.child("c3", "SG1")
         .issued_plan("r3", "c3", "2024-02-01", "2024-10-01")

@@ -113,6 +113,25 @@ impl Inputs {
         )
     }
 
+    /// A request, its assessment and a plan starting on `start`, each row keyed by `request`
+    /// and `person` and carrying its own outcome columns.
+    fn plan_of(
+        &mut self,
+        request: &str,
+        person: &str,
+        request_cols: &[(&str, &str)],
+        assessment_cols: &[(&str, &str)],
+        start: &str,
+    ) -> &mut Self {
+        let keys = [("request_key", request), ("person_key", person)];
+        self.add("request", &[&keys[..], request_cols].concat())
+            .add("assessment", &[&keys[..], assessment_cols].concat())
+            .add(
+                "named_plan",
+                &[&keys[..], &[("start_date", start)]].concat(),
+            )
+    }
+
     /// A request decided `Y` four weeks after it was received, assessed `Y`, and a plan
     /// issued on `issued`: the plain case of the 20-week KPI.
     pub fn issued_plan(
@@ -122,33 +141,52 @@ impl Inputs {
         received: &str,
         issued: &str,
     ) -> &mut Self {
-        self.add(
-            "request",
+        let decided = plus_days(received, 28);
+        self.plan_of(
+            request,
+            person,
             &[
-                ("request_key", request),
-                ("person_key", person),
                 ("received_date", received),
                 ("request_outcome", "Y"),
-                ("request_outcome_date", &plus_days(received, 28)),
+                ("request_outcome_date", &decided),
             ],
-        )
-        .add(
-            "assessment",
             &[
-                ("request_key", request),
-                ("person_key", person),
                 ("assessment_outcome", "Y"),
                 ("assessment_outcome_date", issued),
             ],
+            issued,
         )
-        .add(
-            "named_plan",
-            &[
-                ("request_key", request),
-                ("person_key", person),
-                ("start_date", issued),
-            ],
+    }
+
+    /// A historical request (`H`: decided before the collection period) received on
+    /// `received`, its assessment `H`, and its plan starting on `start`, as a later return
+    /// repeats a plan that is still active; a cease date or reason goes on with [`Self::set`].
+    pub fn historical_plan(
+        &mut self,
+        request: &str,
+        person: &str,
+        received: &str,
+        start: &str,
+    ) -> &mut Self {
+        self.plan_of(
+            request,
+            person,
+            &[("received_date", received), ("request_outcome", "H")],
+            &[("assessment_outcome", "H")],
+            start,
         )
+    }
+
+    /// Child c1 (SG1) with a plan issued in the 2025 return (request `r1-2025` received
+    /// 1 March 2024, plan 5 July 2024), repeated as historical request `r1-2026` in the 2026
+    /// return, as a return repeats a plan still active; rows added next go in the 2026 return.
+    pub fn plan_repeated_in_2026(&mut self) -> &mut Self {
+        self.in_return(2025)
+            .child("c1", "SG1")
+            .issued_plan("r1-2025", "c1", "2024-03-01", "2024-07-05")
+            .in_return(2026)
+            .child("c1", "SG1")
+            .historical_plan("r1-2026", "c1", "2024-03-01", "2024-07-05")
     }
 
     /// Writes every table (one Delta commit each, replacing what was there).

@@ -29,6 +29,11 @@ fn committed_csv_files_match_the_code() {
     }
 }
 
+/// The JSON body of a simulator request that must succeed at the HTTP level.
+async fn json(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// The files link to the partner simulator's APIs: every audited plan is a live plan of
 /// the council API (not ceased), and the SitRep's providers and service lines are those of
 /// the NHS API's referrals (the constants here copy serve/data.rs, which is private).
@@ -44,19 +49,15 @@ async fn files_link_to_the_simulator_apis() {
     .unwrap();
     let cfg = sim.config().clone();
     let c = reqwest::Client::new();
-    let token: Value = c
-        .post(format!("{}/council/oauth/token", sim.base_url()))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "grant_type=client_credentials&client_id={}&client_secret={}",
-            cfg.client_id, cfg.client_secret
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = json(
+        c.post(format!("{}/council/oauth/token", sim.base_url()))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "grant_type=client_credentials&client_id={}&client_secret={}",
+                cfg.client_id, cfg.client_secret
+            )),
+    )
+    .await;
     let token = token["access_token"].as_str().unwrap().to_owned();
     let mut plans: HashMap<String, Value> = HashMap::new();
     let mut cursor: Option<String> = None;
@@ -65,16 +66,12 @@ async fn files_link_to_the_simulator_apis() {
         if let Some(cur) = &cursor {
             q.push(("cursor".to_owned(), cur.clone()));
         }
-        let page: Value = c
-            .get(format!("{}/council/api/v1/plans", sim.base_url()))
-            .bearer_auth(&token)
-            .query(&q)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = json(
+            c.get(format!("{}/council/api/v1/plans", sim.base_url()))
+                .bearer_auth(&token)
+                .query(&q),
+        )
+        .await;
         for p in page["data"].as_array().unwrap() {
             plans.insert(p["id"].as_str().unwrap().to_owned(), p.clone());
         }
@@ -98,19 +95,15 @@ async fn files_link_to_the_simulator_apis() {
 
     let mut referrals: Vec<Value> = Vec::new();
     loop {
-        let page: Value = c
-            .get(format!("{}/nhs/api/v1/referrals", sim.base_url()))
-            .header("X-API-Key", &cfg.api_key)
-            .query(&[
-                ("offset", referrals.len().to_string()),
-                ("limit", "1000".into()),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = json(
+            c.get(format!("{}/nhs/api/v1/referrals", sim.base_url()))
+                .header("X-API-Key", &cfg.api_key)
+                .query(&[
+                    ("offset", referrals.len().to_string()),
+                    ("limit", "1000".into()),
+                ]),
+        )
+        .await;
         let items = page["items"].as_array().unwrap();
         referrals.extend(items.iter().cloned());
         if items.is_empty() || referrals.len() as u64 >= page["total"].as_u64().unwrap() {

@@ -44,12 +44,7 @@ fn counts_from_file(xml: &str) -> Sen2Counts {
 
 #[test]
 fn reported_counts_match_the_files_and_summary_json() {
-    let cfg = Sen2SimConfig {
-        las: 3,
-        persons_per_la: 700,
-        seed: 5,
-        ..Sen2SimConfig::default()
-    };
+    let cfg = sendlake_test::sim::sen2(3, 700, 5);
     let (dir, summary) = generate(&cfg);
     assert_eq!(summary.files.len(), 3);
     let mut total = Sen2Counts::default();
@@ -88,10 +83,8 @@ fn reported_counts_match_the_files_and_summary_json() {
 #[test]
 fn file_names_and_la_order_follow_the_config() {
     let cfg = Sen2SimConfig {
-        las: 3,
-        persons_per_la: 5,
         census_year: 2025,
-        ..Sen2SimConfig::default()
+        ..sendlake_test::sim::sen2(3, 5, Sen2SimConfig::default().seed)
     };
     let (_dir, summary) = generate(&cfg);
     let names: Vec<String> = summary

@@ -8,6 +8,11 @@ use sendlake_sim::Sen2SimConfig;
 
 use crate::support::generate;
 
+/// `las` returns of `persons_per_la` children, with the default seed and the rest as default.
+fn sen2(las: usize, persons_per_la: usize) -> Sen2SimConfig {
+    sendlake_test::sim::sen2(las, persons_per_la, Sen2SimConfig::default().seed)
+}
+
 fn read_all(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut files: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
         .unwrap()
@@ -25,11 +30,7 @@ fn read_all(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn same_config_gives_identical_bytes() {
-    let cfg = Sen2SimConfig {
-        las: 3,
-        persons_per_la: 400,
-        ..Sen2SimConfig::default()
-    };
+    let cfg = sen2(3, 400);
     let (a, _) = generate(&cfg);
     let (b, _) = generate(&cfg);
     let (fa, fb) = (read_all(a.path()), read_all(b.path()));
@@ -39,11 +40,7 @@ fn same_config_gives_identical_bytes() {
 
 #[test]
 fn different_seed_gives_different_files() {
-    let cfg = Sen2SimConfig {
-        las: 2,
-        persons_per_la: 100,
-        ..Sen2SimConfig::default()
-    };
+    let cfg = sen2(2, 100);
     let (a, _) = generate(&cfg);
     let (b, _) = generate(&Sen2SimConfig { seed: 43, ..cfg });
     for ((name_a, bytes_a), (name_b, bytes_b)) in
@@ -58,11 +55,7 @@ fn different_seed_gives_different_files() {
 
 #[test]
 fn a_file_does_not_depend_on_the_number_of_las() {
-    let small = Sen2SimConfig {
-        las: 2,
-        persons_per_la: 150,
-        ..Sen2SimConfig::default()
-    };
+    let small = sen2(2, 150);
     let (a, sa) = generate(&small);
     let (b, sb) = generate(&Sen2SimConfig { las: 4, ..small });
     for i in 0..2 {
@@ -76,11 +69,7 @@ fn a_file_does_not_depend_on_the_number_of_las() {
 
 #[test]
 fn streaming_and_file_outputs_agree() {
-    let cfg = Sen2SimConfig {
-        las: 2,
-        persons_per_la: 120,
-        ..Sen2SimConfig::default()
-    };
+    let cfg = sen2(2, 120);
     let (_dir, summary) = generate(&cfg);
     let mut streamed = Vec::new();
     let counts =

@@ -4,6 +4,8 @@
 //! checker does catch broken files.
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::LazyLock;
 
 use chrono::{Datelike, NaiveDate};
 use sendlake_calendar::age_on;
@@ -11,50 +13,24 @@ use sendlake_sim::{Sen2Format, Sen2SimConfig};
 
 use crate::support::{Node, Sen2File, generate, parse, parse_str};
 
-/// Valid UPN LA codes (census error 1530), written out again on purpose.
-const LA_RANGES: &[(u16, u16)] = &[
-    (1, 5),
-    (201, 213),
-    (301, 320),
-    (330, 336),
-    (340, 344),
-    (350, 359),
-    (370, 373),
-    (380, 384),
-    (390, 394),
-    (420, 420),
-    (660, 681),
-    (701, 708),
-    (800, 803),
-    (805, 808),
-    (810, 813),
-    (815, 816),
-    (820, 823),
-    (825, 826),
-    (830, 831),
-    (835, 837),
-    (840, 841),
-    (845, 846),
-    (850, 852),
-    (855, 857),
-    (860, 861),
-    (865, 896),
-    (908, 909),
-    (916, 916),
-    (919, 919),
-    (921, 921),
-    (925, 926),
-    (928, 929),
-    (931, 931),
-    (933, 933),
-    (935, 938),
-];
+/// Valid UPN LA codes (census error 1530), as the pipeline's validator knows them: read from
+/// the schema's code list, not from the simulator, so a wrong range in the simulator's own
+/// table (`src/ids.rs`) is caught here rather than copied into the check.
+static LA_CODES: LazyLock<HashSet<String>> = LazyLock::new(|| {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas/code_lists/la_code.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    // Each entry is `code = "NNN"` on its own line; labels and the header use other keys.
+    let codes: HashSet<String> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("code = \""))
+        .map(|rest| rest.trim_end_matches('"').to_owned())
+        .collect();
+    assert!(!codes.is_empty(), "no codes read from {}", path.display());
+    codes
+});
 
 fn la_ok(code: &str) -> bool {
-    code.len() == 3
-        && code
-            .parse::<u16>()
-            .is_ok_and(|c| LA_RANGES.iter().any(|&(lo, hi)| (lo..=hi).contains(&c)))
+    LA_CODES.contains(code)
 }
 
 const UPN_LETTERS: &str = "ABCDEFGHJKLMNPQRTUVWXYZ";

@@ -40,18 +40,18 @@ async fn token_response(sim: &RunningSim, c: &Client, body: String) -> reqwest::
         .unwrap()
 }
 
+/// A client-credentials token request with the simulator's client id and `secret`.
+async fn client_credentials(sim: &RunningSim, c: &Client, secret: &str) -> reqwest::Response {
+    let body = form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", &sim.config().client_id),
+        ("client_secret", secret),
+    ]);
+    token_response(sim, c, body).await
+}
+
 async fn token(sim: &RunningSim, c: &Client) -> String {
-    let cfg = sim.config();
-    let r = token_response(
-        sim,
-        c,
-        form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &cfg.client_id),
-            ("client_secret", &cfg.client_secret),
-        ]),
-    )
-    .await;
+    let r = client_credentials(sim, c, &sim.config().client_secret).await;
     assert_eq!(r.status(), StatusCode::OK);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["token_type"], "Bearer");
@@ -158,16 +158,7 @@ async fn council_auth_paging_and_increments() {
     let cfg = sim.config().clone();
 
     // Token endpoint failures: RFC 6749 codes.
-    let r = token_response(
-        &sim,
-        &c,
-        form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &cfg.client_id),
-            ("client_secret", "wrong"),
-        ]),
-    )
-    .await;
+    let r = client_credentials(&sim, &c, "wrong").await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
     let r = token_response(&sim, &c, form(&[("grant_type", "password")])).await;
@@ -392,6 +383,9 @@ async fn fault_knobs() {
     let f = sim.faults().clone();
     let key = sim.config().api_key.clone();
     let ok = |r: &reqwest::Response| r.status() == StatusCode::OK;
+    // Whether a council stream answers 200 to `tok`.
+    let answers =
+        async |tok: &str, stream: CouncilStream| ok(&council_get(&sim, &c, tok, stream, &[]).await);
 
     // 429 with Retry-After for the next 2, then fine.
     f.rate_limit(Endpoint::NhsReferrals, 2, 3);
@@ -414,9 +408,7 @@ async fn fault_knobs() {
     // Delay.
     f.delay(Endpoint::CouncilPlans, Duration::from_millis(150));
     let t = Instant::now();
-    assert!(ok(
-        &council_get(&sim, &c, &tok, CouncilStream::Plans, &[]).await
-    ));
+    assert!(answers(&tok, CouncilStream::Plans).await);
     assert!(t.elapsed() >= Duration::from_millis(150));
     f.delay(Endpoint::CouncilPlans, Duration::ZERO);
 
@@ -429,18 +421,9 @@ async fn fault_knobs() {
         .await
         .unwrap_err();
     assert!(err.is_timeout());
-    assert!(ok(
-        &council_get(&sim, &c, &tok, CouncilStream::Plans, &[]).await
-    ));
+    assert!(answers(&tok, CouncilStream::Plans).await);
     f.hang(Endpoint::CouncilAssessments, false);
-    assert!(ok(&council_get(
-        &sim,
-        &c,
-        &tok,
-        CouncilStream::Assessments,
-        &[]
-    )
-    .await));
+    assert!(answers(&tok, CouncilStream::Assessments).await);
 
     // Truncated JSON for the next one only.
     f.truncate(Endpoint::CouncilRequests, 1);
@@ -463,52 +446,19 @@ async fn fault_knobs() {
             .contains("expired")
     );
     let tok = token(&sim, &c).await;
-    assert!(ok(&council_get(
-        &sim,
-        &c,
-        &tok,
-        CouncilStream::Requests,
-        &[]
-    )
-    .await));
+    assert!(answers(&tok, CouncilStream::Requests).await);
 
-    // Schema drift: add, remove, change type.
-    let first = |v: Value| v["data"][0].clone();
-    f.drift(
-        Endpoint::CouncilPlacements,
-        Some(Drift::AddField("new_col".into())),
-    );
-    let r = first(
-        council_get(&sim, &c, &tok, CouncilStream::Placements, &[])
-            .await
-            .json()
-            .await
-            .unwrap(),
-    );
+    // Schema drift: add, remove, change type; each time the first placement shows it.
+    let drifted = async |drift: Drift| {
+        f.drift(Endpoint::CouncilPlacements, Some(drift));
+        let r = council_get(&sim, &c, &tok, CouncilStream::Placements, &[]).await;
+        r.json::<Value>().await.unwrap()["data"][0].clone()
+    };
+    let r = drifted(Drift::AddField("new_col".into())).await;
     assert_eq!(r["new_col"], "drift");
-    f.drift(
-        Endpoint::CouncilPlacements,
-        Some(Drift::RemoveField("entry_date".into())),
-    );
-    let r = first(
-        council_get(&sim, &c, &tok, CouncilStream::Placements, &[])
-            .await
-            .json()
-            .await
-            .unwrap(),
-    );
+    let r = drifted(Drift::RemoveField("entry_date".into())).await;
     assert!(r.get("entry_date").is_none() && r.get("id").is_some());
-    f.drift(
-        Endpoint::CouncilPlacements,
-        Some(Drift::ChangeType("rank".into())),
-    );
-    let r = first(
-        council_get(&sim, &c, &tok, CouncilStream::Placements, &[])
-            .await
-            .json()
-            .await
-            .unwrap(),
-    );
+    let r = drifted(Drift::ChangeType("rank".into())).await;
     assert!(r["rank"].is_string());
     f.drift(
         Endpoint::NhsReferrals,
@@ -549,16 +499,7 @@ async fn tokens_expire_after_their_lifetime() {
     .unwrap();
     let c = Client::new();
     let cfg = sim.config().clone();
-    let r = token_response(
-        &sim,
-        &c,
-        form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &cfg.client_id),
-            ("client_secret", &cfg.client_secret),
-        ]),
-    )
-    .await;
+    let r = client_credentials(&sim, &c, &cfg.client_secret).await;
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["expires_in"], 1);
     let tok = v["access_token"].as_str().unwrap().to_string();
@@ -578,44 +519,75 @@ async fn tokens_expire_after_their_lifetime() {
     sim.shutdown().await.unwrap();
 }
 
-async fn ees_get(
-    sim: &RunningSim,
-    c: &Client,
-    spec: &Spec,
-    path: &str,
-    template: &str,
-    q: &[(&str, &str)],
-) -> Value {
-    let r = c
-        .get(format!("{}{path}", sim.base_url()))
-        .query(q)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let v: Value = r.json().await.unwrap();
-    spec.check(template, "get", status, &v);
-    assert_eq!(status, 200, "{path}: {v}");
-    v
+/// An EES client for one test: every GET is of an OpenAPI path template, its one parameter (if
+/// it has one) filled with `id`, and its answer is checked against the description and must be
+/// 200.
+struct Ees<'a> {
+    sim: &'a RunningSim,
+    c: Client,
+    spec: Spec,
+}
+
+impl Ees<'_> {
+    async fn get(&self, template: &str, id: &str, q: &[(&str, &str)]) -> Value {
+        let path = match (template.find('{'), template.find('}')) {
+            (Some(open), Some(close)) => {
+                format!("{}{id}{}", &template[..open], &template[close + 1..])
+            }
+            _ => template.to_owned(),
+        };
+        let r = self
+            .c
+            .get(format!("{}{path}", self.sim.base_url()))
+            .query(q)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let v: Value = r.json().await.unwrap();
+        self.spec.check(template, "get", status, &v);
+        assert_eq!(status, 200, "{path}: {v}");
+        v
+    }
+
+    /// Every page of `template` at `page_size`, from page 1 until `paging.totalPages`.
+    async fn pages(&self, template: &str, id: &str, page_size: &str) -> Vec<Value> {
+        let mut pages = Vec::new();
+        let mut page = 1;
+        loop {
+            let ps = page.to_string();
+            let v = self
+                .get(template, id, &[("page", &ps), ("pageSize", page_size)])
+                .await;
+            let total_pages = v["paging"]["totalPages"].as_u64().unwrap();
+            pages.push(v);
+            if page >= total_pages {
+                return pages;
+            }
+            page += 1;
+        }
+    }
+}
+
+fn results(v: &Value) -> impl Iterator<Item = Value> + '_ {
+    v["results"].as_array().unwrap().iter().cloned()
 }
 
 #[tokio::test]
 async fn ees_conforms_to_the_openapi_description() {
-    let spec = Spec::load();
     let sim = start(config()).await.unwrap();
-    let c = Client::new();
+    let ees = Ees {
+        sim: &sim,
+        c: Client::new(),
+        spec: Spec::load(),
+    };
+    let (c, spec) = (&ees.c, &ees.spec);
 
-    let pubs = ees_get(&sim, &c, &spec, "/v1/publications", "/v1/publications", &[]).await;
+    let pubs = ees.get("/v1/publications", "", &[]).await;
     assert_eq!(pubs["paging"]["totalResults"], 2);
-    let found = ees_get(
-        &sim,
-        &c,
-        &spec,
-        "/v1/publications",
-        "/v1/publications",
-        &[("search", "health and care")],
-    )
-    .await;
+    let found = ees
+        .get("/v1/publications", "", &[("search", "health and care")])
+        .await;
     assert_eq!(
         found["results"][0]["slug"],
         "education-health-and-care-plans"
@@ -623,34 +595,14 @@ async fn ees_conforms_to_the_openapi_description() {
     let mut data_sets = Vec::new();
     for p in pubs["results"].as_array().unwrap() {
         let id = p["id"].as_str().unwrap();
-        let one = ees_get(
-            &sim,
-            &c,
-            &spec,
-            &format!("/v1/publications/{id}"),
-            "/v1/publications/{publicationId}",
-            &[],
-        )
-        .await;
+        let one = ees.get("/v1/publications/{publicationId}", id, &[]).await;
         assert_eq!(&one, p);
         // Page size 1 walks to the end with exact counts.
-        let mut page = 1;
-        loop {
-            let ps = page.to_string();
-            let v = ees_get(
-                &sim,
-                &c,
-                &spec,
-                &format!("/v1/publications/{id}/data-sets"),
-                "/v1/publications/{publicationId}/data-sets",
-                &[("page", &ps), ("pageSize", "1")],
-            )
+        let pages = ees
+            .pages("/v1/publications/{publicationId}/data-sets", id, "1")
             .await;
-            data_sets.extend(v["results"].as_array().unwrap().iter().cloned());
-            if page >= v["paging"]["totalPages"].as_u64().unwrap() {
-                break;
-            }
-            page += 1;
+        for v in &pages {
+            data_sets.extend(results(v));
         }
     }
     assert_eq!(data_sets.len(), 4);
@@ -658,47 +610,23 @@ async fn ees_conforms_to_the_openapi_description() {
     let mut symbols = HashSet::new();
     for ds in &data_sets {
         let id = ds["id"].as_str().unwrap();
-        let one = ees_get(
-            &sim,
-            &c,
-            &spec,
-            &format!("/v1/data-sets/{id}"),
-            "/v1/data-sets/{dataSetId}",
-            &[],
-        )
-        .await;
+        let one = ees.get("/v1/data-sets/{dataSetId}", id, &[]).await;
         assert_eq!(&one, ds);
-        let meta = ees_get(
-            &sim,
-            &c,
-            &spec,
-            &format!("/v1/data-sets/{id}/meta"),
-            "/v1/data-sets/{dataSetId}/meta",
-            &[("dataSetVersion", "1.*")],
-        )
-        .await;
+        let meta = ees
+            .get(
+                "/v1/data-sets/{dataSetId}/meta",
+                id,
+                &[("dataSetVersion", "1.*")],
+            )
+            .await;
         let total = ds["latestVersion"]["totalResults"].as_u64().unwrap();
 
         // Whole data set, page by page (GET).
         let mut rows = Vec::new();
-        let mut page = 1;
-        loop {
-            let ps = page.to_string();
-            let v = ees_get(
-                &sim,
-                &c,
-                &spec,
-                &format!("/v1/data-sets/{id}/query"),
-                "/v1/data-sets/{dataSetId}/query",
-                &[("page", &ps), ("pageSize", "10")],
-            )
-            .await;
+        let pages = ees.pages("/v1/data-sets/{dataSetId}/query", id, "10").await;
+        for v in &pages {
             assert_eq!(v["paging"]["totalResults"].as_u64().unwrap(), total);
-            rows.extend(v["results"].as_array().unwrap().iter().cloned());
-            if page >= v["paging"]["totalPages"].as_u64().unwrap() {
-                break;
-            }
-            page += 1;
+            rows.extend(results(v));
         }
         assert_eq!(rows.len() as u64, total);
         for r in &rows {
@@ -737,19 +665,17 @@ async fn ees_conforms_to_the_openapi_description() {
             .iter()
             .map(|f| f["options"].as_array().unwrap().len())
             .product();
-        let v = ees_get(
-            &sim,
-            &c,
-            &spec,
-            &format!("/v1/data-sets/{id}/query"),
-            "/v1/data-sets/{dataSetId}/query",
-            &[
-                ("locations.in", "LA|oldCode|919"),
-                ("timePeriods.eq", &tp_s),
-                ("indicators", ind),
-            ],
-        )
-        .await;
+        let v = ees
+            .get(
+                "/v1/data-sets/{dataSetId}/query",
+                id,
+                &[
+                    ("locations.in", "LA|oldCode|919"),
+                    ("timePeriods.eq", &tp_s),
+                    ("indicators", ind),
+                ],
+            )
+            .await;
         assert_eq!(
             v["paging"]["totalResults"].as_u64().unwrap() as usize,
             n_options
@@ -821,15 +747,13 @@ async fn ees_conforms_to_the_openapi_description() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let empty = ees_get(
-        &sim,
-        &c,
-        &spec,
-        &format!("/v1/data-sets/{id}/query"),
-        "/v1/data-sets/{dataSetId}/query",
-        &[("geographicLevels.eq", "SCH")],
-    )
-    .await;
+    let empty = ees
+        .get(
+            "/v1/data-sets/{dataSetId}/query",
+            id,
+            &[("geographicLevels.eq", "SCH")],
+        )
+        .await;
     assert_eq!(empty["paging"]["totalResults"], 0);
     assert_eq!(empty["warnings"][0]["code"], "QueryNoResults");
 
