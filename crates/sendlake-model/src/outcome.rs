@@ -73,6 +73,33 @@ impl ModelReport {
     }
 }
 
+impl ModelOutcome {
+    /// A model that was not built (skipped for a blocked input, or failed): nothing written,
+    /// the previous version current.
+    pub(crate) fn not_built(
+        def: &sendlake_schema::TableDef,
+        status: ModelStatus,
+        reads: Vec<String>,
+        reason: String,
+        millis: u64,
+    ) -> Self {
+        Self {
+            table: def.name.clone(),
+            zone: def.zone.as_str().into(),
+            status,
+            rows: 0,
+            version: None,
+            reads,
+            reason: Some(reason),
+            suppression: None,
+            millis,
+            query_millis: 0,
+            check_millis: 0,
+            commit_millis: 0,
+        }
+    }
+}
+
 pub(crate) fn elapsed(t: std::time::Instant) -> u64 {
     u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
 }

@@ -116,20 +116,27 @@ pub(crate) fn conform(
     .map_err(|e| out_err("", e.to_string()))
 }
 
+/// What publishing a table needs and adds to, the same for every table of a build: the build,
+/// its session, the run's check results, and the suppressed tables later ones share a count
+/// with.
+pub(crate) struct Publisher<'p, 'b> {
+    pub cx: &'p BuildContext<'b>,
+    pub ctx: &'p SessionContext,
+    pub checks: &'p mut Vec<CheckResult>,
+    pub related: &'p mut Related,
+}
+
 /// Suppresses (when declared), conforms and stages whole-table batches, then checks and
 /// commits them. A suppressed table that commits goes into `related`, for the tables that
 /// share a count with it.
-#[allow(clippy::too_many_arguments)]
 pub(crate) async fn publish_batches(
-    cx: &BuildContext<'_>,
-    ctx: &SessionContext,
+    p: &mut Publisher<'_, '_>,
     name: &str,
     batches: Vec<RecordBatch>,
     reads: Vec<String>,
     started_at: std::time::Instant,
-    checks_out: &mut Vec<CheckResult>,
-    related: &mut Related,
 ) -> Result<ModelOutcome> {
+    let cx = p.cx;
     let def = table_def(cx.registry, name)?;
     let schema = def.arrow_schema();
     let mut stats = None;
@@ -148,7 +155,7 @@ pub(crate) async fn publish_batches(
             let batch = in_key_order(&batch, &def.primary_key)
                 .map_err(|e| ModelError::lake(format!("ordering {name}"), e))?;
             let partial = conform(name, &batch, &schema, true)?;
-            let (suppressed, s) = suppress_related(name, &partial, sup, &cx.policy, related)?;
+            let (suppressed, s) = suppress_related(name, &partial, sup, &cx.policy, p.related)?;
             // Kept only where a later table shares a count with this one.
             let shared_with = cx.registry.tables().iter().any(|t| {
                 t.suppression
@@ -171,9 +178,9 @@ pub(crate) async fn publish_batches(
         part: stage(cx, name, &schema, &batch)?,
         distinct_key: keys.as_ref().and_then(KeyFingerprints::distinct_key),
     };
-    let mut outcome = check_and_commit(cx, ctx, def, staged, reads, stats, checks_out).await?;
+    let mut outcome = check_and_commit(p, def, staged, reads, stats).await?;
     if let Some(batch) = published.filter(|_| outcome.status == ModelStatus::Committed) {
-        related.published.insert(name.to_owned(), batch);
+        p.related.published.insert(name.to_owned(), batch);
     }
     outcome.millis = elapsed(started_at);
     outcome.query_millis = outcome
@@ -255,14 +262,13 @@ pub(crate) fn fingerprint(
 }
 
 pub(crate) async fn check_and_commit(
-    cx: &BuildContext<'_>,
-    ctx: &SessionContext,
+    p: &mut Publisher<'_, '_>,
     def: &TableDef,
     staged: Staged<'_>,
     reads: Vec<String>,
     suppression: Option<SuppressionStats>,
-    checks_out: &mut Vec<CheckResult>,
 ) -> Result<ModelOutcome> {
+    let (cx, ctx) = (p.cx, p.ctx);
     let Staged { part, distinct_key } = staged;
     let name = def.name.as_str();
     let uri = cx.lake.table_uri(def.zone, name);
@@ -290,7 +296,7 @@ pub(crate) async fn check_and_commit(
         if result.blocks() {
             failed.push(result.name.clone());
         }
-        checks_out.push(result);
+        p.checks.push(result);
     }
     ctx.deregister_table(candidate.as_str())
         .map_err(|e| ModelError::lake(format!("reading back {name}"), e))?;

@@ -12,14 +12,15 @@ use deltalake::datafusion::prelude::SessionContext;
 use futures::StreamExt as _;
 use tracing::{error, warn};
 
-use crate::checks::{self, CheckResult, Subject};
+use crate::checks::{self, Subject};
 use crate::error::{ModelError, Result};
 use crate::graph::{Step, order};
 use crate::keys::KeyFingerprints;
 use crate::outcome::{ModelOutcome, ModelReport, ModelStatus, elapsed};
 use crate::project::ModelDef;
 use crate::publish::{
-    Staged, check_and_commit, conform, fingerprint, log_check, publish_batches, write_quality,
+    Publisher, Staged, check_and_commit, conform, fingerprint, log_check, publish_batches,
+    write_quality,
 };
 use crate::reference;
 use crate::session::{BuildContext, Prepared, date_range, prepare, sql_err, table_def};
@@ -70,15 +71,18 @@ pub async fn build(cx: &BuildContext<'_>) -> Result<ModelReport> {
     let (first, last) = date_range(&ctx, &inputs, cx.started.date_naive()).await;
     report.date_range = Some((first.to_string(), last.to_string()));
     let dim_date = reference::dim_date(first, last).map_err(|e| ModelError::lake("dim_date", e))?;
-    let outcome = publish_batches(
+    let mut publisher = Publisher {
         cx,
-        &ctx,
+        ctx: &ctx,
+        checks: &mut report.checks,
+        related: &mut related,
+    };
+    let outcome = publish_batches(
+        &mut publisher,
         "dim_date",
         vec![dim_date],
         Vec::new(),
         started_at,
-        &mut report.checks,
-        &mut related,
     )
     .await?;
     if outcome.status != ModelStatus::Committed {
@@ -128,52 +132,35 @@ pub async fn build(cx: &BuildContext<'_>) -> Result<ModelReport> {
                 format!("not built: it reads {by}, which was not published this run ({why})");
             warn!(model = %name, reason = %reason, "Model skipped.");
             blocked.insert(name.clone(), format!("reads {by}"));
-            report.models.push(ModelOutcome {
-                table: name.clone(),
-                zone: def.zone.as_str().into(),
-                status: ModelStatus::Skipped,
-                rows: 0,
-                version: None,
+            report.models.push(ModelOutcome::not_built(
+                def,
+                ModelStatus::Skipped,
                 reads,
-                reason: Some(reason),
-                suppression: None,
-                millis: 0,
-                query_millis: 0,
-                check_millis: 0,
-                commit_millis: 0,
-            });
+                reason,
+                0,
+            ));
             continue;
         }
         let outcome = match run_model(
-            cx,
-            &ctx,
+            &mut publisher,
             &name,
             &file,
             &model.sql,
             reads.clone(),
             started_at,
-            &mut report.checks,
-            &mut related,
         )
         .await
         {
             Ok(o) => o,
             Err(e) => {
                 error!(model = %name, error = %e, "Model failed; its previous version stays current.");
-                ModelOutcome {
-                    table: name.clone(),
-                    zone: def.zone.as_str().into(),
-                    status: ModelStatus::Failed,
-                    rows: 0,
-                    version: None,
+                ModelOutcome::not_built(
+                    def,
+                    ModelStatus::Failed,
                     reads,
-                    reason: Some(e.to_string()),
-                    suppression: None,
-                    millis: elapsed(started_at),
-                    query_millis: 0,
-                    check_millis: 0,
-                    commit_millis: 0,
-                }
+                    e.to_string(),
+                    elapsed(started_at),
+                )
             }
         };
         if outcome.status != ModelStatus::Committed {
@@ -200,18 +187,15 @@ async fn register_view(ctx: &SessionContext, view: &ModelDef) -> Result<()> {
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn run_model(
-    cx: &BuildContext<'_>,
-    ctx: &SessionContext,
+    p: &mut Publisher<'_, '_>,
     name: &str,
     file: &str,
     sql: &str,
     reads: Vec<String>,
     started_at: std::time::Instant,
-    checks_out: &mut Vec<CheckResult>,
-    related: &mut Related,
 ) -> Result<ModelOutcome> {
+    let (cx, ctx) = (p.cx, p.ctx);
     let def = table_def(cx.registry, name)?;
     let schema = def.arrow_schema();
     let sql = match def.suppression.as_ref().and_then(|s| s.headline.as_deref()) {
@@ -235,10 +219,7 @@ async fn run_model(
             batches.push(conform(name, &b, &schema, true)?);
         }
         write_plan(cx, name, &plan);
-        return publish_batches(
-            cx, ctx, name, batches, reads, started_at, checks_out, related,
-        )
-        .await;
+        return publish_batches(p, name, batches, reads, started_at).await;
     }
     let mut writer = cx
         .staging
@@ -261,7 +242,7 @@ async fn run_model(
         part,
         distinct_key: keys.as_ref().and_then(KeyFingerprints::distinct_key),
     };
-    let mut outcome = check_and_commit(cx, ctx, def, staged, reads, None, checks_out).await?;
+    let mut outcome = check_and_commit(p, def, staged, reads, None).await?;
     outcome.millis = elapsed(started_at);
     outcome.query_millis = outcome
         .millis

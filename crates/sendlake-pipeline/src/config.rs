@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use crate::error::{ConfigErrors, ConfigProblem};
+use crate::error::{ConfigErrors, ConfigProblem};
 
 /// Default environment variable holding the pseudonymisation key.
 pub const DEFAULT_KEY_ENV: &str = "SENDLAKE_PSEUDONYMISATION_KEY";

@@ -44,8 +44,8 @@ pub mod scaffold;
 mod source;
 pub mod sources;
 
-pub use config::{ConfigErrors, ConfigProblem, PipelineFile, PipelinePlan, load_plan};
-pub use error::{ExitStatus, Fault, RunError};
+pub use config::{PipelineFile, PipelinePlan, load_plan};
+pub use error::{ConfigErrors, ConfigProblem, ExitStatus, Fault, RunError};
 pub use manifest::{Manifest, RunStatus};
 pub use run::{Progress, RunOptions, RunReport, run};
 pub use source::dry_run;

@@ -14,12 +14,12 @@ use tracing::{error, info, warn};
 
 use crate::commit::{Committer, Ledger};
 use crate::config::{PipelinePlan, SourcePlan};
-pub use crate::error::RunError;
+use crate::error::RunError;
 use crate::lock::RunLocks;
-pub use crate::manifest::new_run_id;
+use crate::manifest::new_run_id;
 use crate::manifest::{KeyInfo, Manifest, RunScope, RunStatus, SourceStatus};
 pub use crate::options::RunOptions;
-pub use crate::progress::{NoProgress, Progress};
+pub use crate::progress::Progress;
 use crate::reconcile::Outcome;
 use crate::source::{RunContext, RunTotals};
 

@@ -1,7 +1,5 @@
 //! A lake in a temp folder, and tables read back for assertions.
 
-use std::path::Path;
-
 use arrow_array::{
     Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
 };
@@ -14,7 +12,8 @@ use sendlake_schema::SchemaRegistry;
 pub struct TestLake {
     pub lake: Lake,
     pub registry: SchemaRegistry,
-    dir: tempfile::TempDir,
+    /// Removed when the lake is dropped.
+    _dir: tempfile::TempDir,
 }
 
 impl TestLake {
@@ -24,13 +23,8 @@ impl TestLake {
         Self {
             lake,
             registry: SchemaRegistry::embedded().unwrap(),
-            dir,
+            _dir: dir,
         }
-    }
-
-    /// The lake's folder.
-    pub fn path(&self) -> &Path {
-        self.dir.path()
     }
 
     /// Where table `name` lives, in the zone the schema gives it.

@@ -42,11 +42,6 @@ impl Simulator {
         let sim = rt.block_on(serve(config));
         Self { rt, sim }
     }
-
-    /// Stops the server and waits for it.
-    pub fn shutdown(self) {
-        self.rt.block_on(self.sim.shutdown()).unwrap();
-    }
 }
 
 /// Retries in milliseconds, honouring the simulator's `Retry-After` but capped at a second.

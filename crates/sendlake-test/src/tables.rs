@@ -102,42 +102,33 @@ pub fn batch(def: &TableDef, rows: &[TextRow]) -> RecordBatch {
                 "{}.{name} is not null and has no default: give it a value",
                 def.name
             );
-            let parsed = |what: &str, parse: &dyn Fn(&str) -> Option<i64>| -> Vec<Option<i64>> {
-                parse_each(&values, |v| {
-                    parse(v).unwrap_or_else(|| panic!("{}.{name}: {v:?} is not {what}", def.name))
-                })
-            };
+            let bad =
+                |v: &str, what: &str| -> ! { panic!("{}.{name}: {v:?} is not {what}", def.name) };
             let array: ArrayRef = match f.data_type() {
                 DataType::Utf8 => {
                     Arc::new(values.iter().map(|v| v.as_deref()).collect::<StringArray>())
                 }
                 DataType::Int32 => Arc::new(Int32Array::from(parse_each(&values, |v| {
-                    v.parse::<i32>()
-                        .unwrap_or_else(|_| panic!("{}.{name}: {v:?} is not an int", def.name))
+                    v.parse::<i32>().unwrap_or_else(|_| bad(v, "an int"))
                 }))),
-                DataType::Int64 => Arc::new(Int64Array::from(parsed("an int", &|v| {
-                    v.parse::<i64>().ok()
+                DataType::Int64 => Arc::new(Int64Array::from(parse_each(&values, |v| {
+                    v.parse::<i64>().unwrap_or_else(|_| bad(v, "an int"))
                 }))),
                 DataType::Float64 => Arc::new(Float64Array::from(parse_each(&values, |v| {
-                    v.parse::<f64>()
-                        .unwrap_or_else(|_| panic!("{}.{name}: {v:?} is not a number", def.name))
+                    v.parse::<f64>().unwrap_or_else(|_| bad(v, "a number"))
                 }))),
                 DataType::Boolean => Arc::new(BooleanArray::from(parse_each(&values, |v| {
-                    v.parse::<bool>()
-                        .unwrap_or_else(|_| panic!("{}.{name}: {v:?} is not a bool", def.name))
+                    v.parse::<bool>().unwrap_or_else(|_| bad(v, "a bool"))
                 }))),
                 DataType::Date32 => Arc::new(Date32Array::from(parse_each(&values, |v| {
                     days_since_epoch(date(v))
                 }))),
                 DataType::Timestamp(TimeUnit::Microsecond, Some(tz)) => Arc::new(
-                    TimestampMicrosecondArray::from(parsed("an RFC 3339 time", &|v| {
-                        if v == "now" {
-                            Some(now)
-                        } else {
-                            chrono::DateTime::parse_from_rfc3339(v)
-                                .ok()
-                                .map(|t| t.timestamp_micros())
-                        }
+                    TimestampMicrosecondArray::from(parse_each(&values, |v| match v {
+                        "now" => now,
+                        _ => chrono::DateTime::parse_from_rfc3339(v)
+                            .unwrap_or_else(|_| bad(v, "an RFC 3339 time"))
+                            .timestamp_micros(),
                     }))
                     .with_timezone(tz.clone()),
                 ),

@@ -1,6 +1,6 @@
 //! A temp folder laid out as a pipeline expects: `inputs/<source>/` and `lake/`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use arrow_array::RecordBatch;
 
@@ -69,17 +69,9 @@ impl Workspace {
     /// The manifest of run `run_id` as written to `lake/_runs/`, as `T` (the pipeline's
     /// `Manifest`, or `serde_json::Value` to check the JSON itself).
     pub fn manifest_as<T: serde::de::DeserializeOwned>(&self, run_id: &str) -> T {
-        let p = self.manifest_path(run_id);
+        let p = self.lake().join("_runs").join(format!("{run_id}.json"));
         serde_json::from_slice(&std::fs::read(&p).unwrap())
             .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-    }
-
-    pub fn manifest_path(&self, run_id: &str) -> PathBuf {
-        self.lake().join("_runs").join(format!("{run_id}.json"))
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dir.path()
     }
 }
 

@@ -10,7 +10,7 @@ use sendlake_schema::SchemaRegistry;
 use sendlake_transform::PseudonymisationKey;
 
 use super::RunContext;
-use super::stream::StreamLoad;
+use super::stream::{LinkCache, StreamLoad};
 use crate::sources::SourceDef;
 
 /// Maps `records` through stream `stream` of `def` exactly as a run would, staging to a
@@ -62,9 +62,16 @@ pub async fn dry_run(
             .map(|t| (&t.mapping, false, None)),
     }
     .ok_or_else(|| format!("source {} has no stream {stream}", def.name()))?;
-    let mut load = StreamLoad::new(&cx, def.name(), stream, mapping, typed_json)
-        .await
-        .map_err(|e| e.reason)?;
+    let mut load = StreamLoad::new(
+        &cx,
+        def.name(),
+        stream,
+        mapping,
+        typed_json,
+        &mut LinkCache::default(),
+    )
+    .await
+    .map_err(|e| e.reason)?;
     load.deletes_flag = deletes;
     for item in records {
         match item {

@@ -4,7 +4,7 @@
 
 use futures::{StreamExt, pin_mut};
 
-use super::stream::{StreamLoad, client, staged};
+use super::stream::{LinkCache, StreamLoad, client, staged};
 use super::{RunContext, SourceFailed, StagedSource};
 use crate::sources::{DeclaredSource, EesSourceDef};
 
@@ -19,8 +19,10 @@ pub(super) async fn stage(
     let ees = sendlake_ees::EesSource::new(client, def.ees.clone())
         .map_err(|e| SourceFailed::configuration(e.to_string()))?;
     let mut streams = Vec::with_capacity(def.streams.len());
+    let mut links = LinkCache::default();
     for stream in &def.streams {
-        let mut load = StreamLoad::new(cx, name, &stream.name, &stream.mapping, true).await?;
+        let mut load =
+            StreamLoad::new(cx, name, &stream.name, &stream.mapping, true, &mut links).await?;
         cx.progress
             .phase(&format!("reading {name}/{}", stream.name));
         let records = ees.records();

@@ -4,7 +4,7 @@
 use sendlake_extract::discover_files;
 use sendlake_extract::records::RecordErrorKind;
 
-use super::stream::{StreamLoad, staged};
+use super::stream::{LinkCache, StreamLoad, staged};
 use super::{RunContext, SourceFailed, StagedSource};
 use crate::sources::{DeclaredSource, FileReplace, FileSourceDef};
 
@@ -16,8 +16,10 @@ pub(super) async fn stage(
 ) -> Result<StagedSource, SourceFailed> {
     let name = def.name.as_str();
     let mut streams = Vec::with_capacity(def.streams.len());
+    let mut links = LinkCache::default();
     for stream in &def.streams {
-        let mut load = StreamLoad::new(cx, name, &stream.name, &stream.mapping, false).await?;
+        let mut load =
+            StreamLoad::new(cx, name, &stream.name, &stream.mapping, false, &mut links).await?;
         load.replace_by_file = stream.replace == FileReplace::File;
         let files = discover_files(&def.path, &stream.pattern).map_err(|e| {
             SourceFailed::environment(format!(

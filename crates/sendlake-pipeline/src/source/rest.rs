@@ -4,7 +4,7 @@
 use futures::{StreamExt, pin_mut};
 use sendlake_extract::records::json_records;
 
-use super::stream::{StreamLoad, client, staged};
+use super::stream::{LinkCache, StreamLoad, client, staged};
 use super::{RunContext, SourceFailed, StagedSource};
 use crate::sources::{DeclaredSource, RestSourceDef};
 
@@ -17,8 +17,10 @@ pub(super) async fn stage(
     let name = def.name.as_str();
     let client = client(cx, src, name, &def.http)?;
     let mut streams = Vec::with_capacity(def.streams.len());
+    let mut links = LinkCache::default();
     for stream in &def.streams {
-        let mut load = StreamLoad::new(cx, name, &stream.name, &stream.mapping, true).await?;
+        let mut load =
+            StreamLoad::new(cx, name, &stream.name, &stream.mapping, true, &mut links).await?;
         load.deletes_flag = stream.deletes.as_ref().map(|d| d.flag.clone());
         let mut query: Vec<(String, String)> = stream
             .query

@@ -43,6 +43,44 @@ fn cursor_key(source: &str, stream: &str) -> String {
 /// follows the page size, not the pipeline's SEN2-sized `batch_rows`.
 const RECORD_BATCH_ROWS: usize = 8192;
 
+/// The person links (`nhs_number_key` → `person_key`) of one source's streams, read from the
+/// tables a mapping names once per source rather than once per stream: a source stages every
+/// stream before it commits any, so those tables cannot change in between. Not shared across
+/// sources: a source committed earlier in the run may have written them.
+#[derive(Default)]
+pub(super) struct LinkCache(HashMap<Vec<String>, LinkMap>);
+
+impl LinkCache {
+    /// The links for `load`'s mapping: a copy, since each stream adds the ones it meets.
+    async fn get(&mut self, load: &StreamLoad<'_, '_>) -> Result<LinkMap, SourceFailed> {
+        let tables = load.mapper.link_tables().to_vec();
+        if let Some(links) = self.0.get(&tables) {
+            return Ok(links.clone());
+        }
+        let mut links = LinkMap::default();
+        for table in &tables {
+            let Some(def) = load.cx.registry.table(table) else {
+                continue;
+            };
+            let uri = load.cx.lake.table_uri(def.zone, table);
+            let batches = match sendlake_load::table_version(&uri).await {
+                Ok(Some(_)) => read_table(&uri).await.map(Some),
+                Ok(None) => Ok(None),
+                Err(e) => Err(e),
+            }
+            .map_err(|e| {
+                SourceFailed::environment(format!("reading person links from {table}: {e}"))
+            })?;
+            for batch in batches.into_iter().flatten() {
+                add_links(&mut links, &batch);
+            }
+            info!(source = %load.source, table = %table, links = links.len(), "Person links read.");
+        }
+        self.0.insert(tables, links.clone());
+        Ok(links)
+    }
+}
+
 /// Rows per staged part: the part is closed and a new one started, so the Parquet writer's
 /// open row group (held in memory until it is flushed) stays small however long the stream is.
 const PART_ROWS: u64 = 65_536;
@@ -204,6 +242,7 @@ impl<'e, 'a> StreamLoad<'e, 'a> {
         stream: &str,
         mapping: &MappingConfig,
         typed_json: bool,
+        links: &mut LinkCache,
     ) -> Result<Self, SourceFailed> {
         let ctx = StreamContext {
             source: source.to_owned(),
@@ -215,8 +254,12 @@ impl<'e, 'a> StreamLoad<'e, 'a> {
         let mapper = RecordMapper::new(cx.registry, cx.key.clone(), mapping, ctx)
             .map_err(|e| SourceFailed::configuration(format!("stream {stream}: mapping: {e}")))?;
         let rows = TableRows::new(mapper.table(), cx.batch_rows.min(RECORD_BATCH_ROWS));
-        let rejects = RejectRows::new(cx.registry, cx.started, cx.batch_rows.min(8192))
-            .map_err(|e| SourceFailed::configuration(format!("the quarantine table: {e}")))?;
+        let rejects = RejectRows::new(
+            cx.registry,
+            cx.started,
+            cx.batch_rows.min(RECORD_BATCH_ROWS),
+        )
+        .map_err(|e| SourceFailed::configuration(format!("the quarantine table: {e}")))?;
         let entry = StreamEntry {
             name: stream.to_owned(),
             table: mapper.table().name.clone(),
@@ -255,7 +298,7 @@ impl<'e, 'a> StreamLoad<'e, 'a> {
             drift_logged: HashSet::new(),
             entry,
         };
-        load.links = load.read_links().await?;
+        load.links = links.get(&load).await?;
         Ok(load)
     }
 
@@ -295,30 +338,6 @@ impl<'e, 'a> StreamLoad<'e, 'a> {
             }
             (None, None) => inc.initial.clone(),
         })
-    }
-
-    /// Person links (`nhs_number_key` → `person_key`) from the tables the mapping names.
-    async fn read_links(&self) -> Result<LinkMap, SourceFailed> {
-        let mut links = LinkMap::default();
-        for table in self.mapper.link_tables() {
-            let Some(def) = self.cx.registry.table(table) else {
-                continue;
-            };
-            let uri = self.cx.lake.table_uri(def.zone, table);
-            let batches = match sendlake_load::table_version(&uri).await {
-                Ok(Some(_)) => read_table(&uri).await.map(Some),
-                Ok(None) => Ok(None),
-                Err(e) => Err(e),
-            }
-            .map_err(|e| {
-                SourceFailed::environment(format!("reading person links from {table}: {e}"))
-            })?;
-            for batch in batches.into_iter().flatten() {
-                add_links(&mut links, &batch);
-            }
-            info!(source = %self.source, table = %table, links = links.len(), "Person links read.");
-        }
-        Ok(links)
     }
 
     fn bump_cursor(&mut self, value: &Json) {
@@ -383,12 +402,17 @@ impl<'e, 'a> StreamLoad<'e, 'a> {
         }
         let whole = mapped.rejects.iter().any(|r| r.whole_record);
         let raw_record = whole.then(|| record.value.to_string());
-        // Rejects are rare; owned copies keep the borrow checker out of the hot path.
-        let (source, stream, table) = (
-            self.source.clone(),
-            self.entry.name.clone(),
-            self.entry.table.clone(),
-        );
+        // Rejects are rare: only a record that has some pays for these owned copies, which
+        // keep the borrow checker out of the loop.
+        let (source, stream, table) = if mapped.rejects.is_empty() {
+            Default::default()
+        } else {
+            (
+                self.source.clone(),
+                self.entry.name.clone(),
+                self.entry.table.clone(),
+            )
+        };
         for r in &mapped.rejects {
             let level = if r.whole_record { "record" } else { "field" };
             if r.whole_record {
