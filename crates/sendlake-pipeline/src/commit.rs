@@ -16,7 +16,7 @@ use serde_json::Value as Json;
 use tracing::{error, info};
 
 use crate::error::{Fault, RunError};
-use crate::manifest::{CommitEntry, CommitStatus, SourceEntry, SourceStatus, TableEntry};
+use crate::manifest::{CommitEntry, CommitStatus, SourceEntry, TableEntry};
 use crate::progress::Progress;
 use crate::source::{Expect, Slot, Unit};
 
@@ -74,9 +74,14 @@ impl Committer<'_> {
             }
         }
         if failed {
-            entry.status = Some(SourceStatus::Stale);
-            entry.stale_reason = Some("a commit failed; see the commit entries".into());
-            entry.fault = Some(Fault::Environment);
+            entry.mark_stale(
+                Fault::Environment,
+                "a commit failed; see the commit entries",
+            );
+        }
+        for st in &entry.streams {
+            let r = &st.records;
+            info!(source = %entry.name, stream = %st.name, read = r.read, loaded = r.loaded, quarantined = r.quarantined.values().sum::<u64>(), deleted = r.deleted, mode = %st.mode, "Stream done.");
         }
         Ok(ledger)
     }

@@ -125,6 +125,16 @@ pub struct SourceEntry {
     pub streams: Vec<StreamEntry>,
 }
 
+impl SourceEntry {
+    /// Marks the source stale: it failed, `fault` says whose fault, and its last good data
+    /// stays current.
+    pub fn mark_stale(&mut self, fault: crate::error::Fault, reason: impl Into<String>) {
+        self.status = Some(SourceStatus::Stale);
+        self.stale_reason = Some(reason.into());
+        self.fault = Some(fault);
+    }
+}
+
 /// One stream of a declared source.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct StreamEntry {

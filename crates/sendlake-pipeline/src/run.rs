@@ -276,9 +276,7 @@ async fn run_locked(
             Err(failed) => {
                 error!(source = %name, fault = %failed.fault, reason = %failed.reason, "Source failed: nothing of it is committed this run; its last good data stays current.");
                 let mut entry = crate::source::entry(source);
-                entry.status = Some(SourceStatus::Stale);
-                entry.stale_reason = Some(failed.reason);
-                entry.fault = Some(failed.fault);
+                entry.mark_stale(failed.fault, failed.reason);
                 manifest.sources.push(entry);
                 outcome.failed = true;
                 continue;
